@@ -1,0 +1,4 @@
+"""PaCo (Parameter-Compositional Multi-Task RL) as TorchRL components."""
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,68 @@
+"""``algo=`` choices: PaCo and its stabilisation ablations (Table 2) as configurations of the same parts."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from omegaconf import DictConfig
+from torch import nn
+from torchrl.data import TensorSpec
+
+from paco_torchrl.modules import make_paco_actor_critic
+
+NetworkBuilder = Callable[[DictConfig, int, TensorSpec, int], tuple[nn.Module, list[nn.Module]]]
+
+
+def build_paco_networks(
+    cfg: DictConfig, observation_dim: int, action_spec: TensorSpec, num_tasks: int
+) -> tuple[nn.Module, list[nn.Module]]:
+    """PaCo actor and critics from the ``paco`` and ``network`` sections of a run config."""
+    p = cfg.paco
+    return make_paco_actor_critic(
+        observation_dim,
+        action_spec,
+        num_tasks,
+        p.num_param_sets,
+        tuple(cfg.network.num_cells),
+        scope=p.scope,
+        share_w=p.share_w,
+        identical_init=p.identical_init,
+        w_init=p.w_init,
+        normalize_w=p.normalize_w,
+        log_std_bounds=(cfg.network.log_std_min, cfg.network.log_std_max),
+    )
+
+
+@dataclass(frozen=True)
+class Algo:
+    """One ``algo=`` choice.
+
+    Attributes:
+        name: the config value.
+        description: one line for reports.
+        build_networks: ``(cfg, observation_dim, action_spec, num_tasks) -> (actor, critics)``.
+        loss_maskout: drop tasks over ``ε`` from the loss (overrides ``paco.loss_maskout``).
+        w_reset: re-initialise dropped tasks' ``w`` (overrides ``paco.w_reset``).
+    """
+
+    name: str
+    description: str
+    build_networks: NetworkBuilder
+    loss_maskout: bool | None = None
+    w_reset: bool | None = None
+
+    def stabilisation(self, cfg: DictConfig) -> tuple[bool, bool]:
+        """``(loss_maskout, w_reset)`` for this algo under ``cfg``."""
+        maskout = cfg.paco.loss_maskout if self.loss_maskout is None else self.loss_maskout
+        reset = cfg.paco.w_reset if self.w_reset is None else self.w_reset
+        return maskout, reset
+
+
+ALGOS: dict[str, Algo] = {
+    a.name: a
+    for a in (
+        Algo("paco", "PaCo: loss maskout + w-reset", build_paco_networks),
+        Algo("paco_maskout", "PaCo-Maskout: loss maskout, no w-reset", build_paco_networks, True, False),
+        Algo("paco_vanilla", "PaCo-Vanilla: no maskout, no w-reset", build_paco_networks, False, False),
+    )
+}

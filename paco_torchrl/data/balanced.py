@@ -1,0 +1,147 @@
+"""Per-task balanced replay: every batch holds the same number of transitions of every task."""
+from __future__ import annotations
+
+import torch
+from tensordict import TensorDictBase
+from torchrl.data import LazyMemmapStorage, LazyTensorStorage, ReplayBuffer
+from torchrl.data.replay_buffers.samplers import Sampler
+from torchrl.data.replay_buffers.storages import Storage
+
+#: Keys a SAC update needs; the rest of a collector batch is not stored.
+SAC_KEYS = (
+    "observation",
+    "action",
+    "task_id",
+    ("next", "observation"),
+    ("next", "task_id"),
+    ("next", "reward"),
+    ("next", "done"),
+    ("next", "terminated"),
+)
+
+
+class TaskBalancedSampler(Sampler):
+    """Samples ``batch_size / T`` transitions per task from a 2-D ``[time, env]`` storage.
+
+    Fill the buffer with ``[env, time]`` batches (TorchRL's ``dim_extend=1``, the
+    default for a 2-D storage), as collectors return them.
+
+    Env ``e`` of the storage runs task ``e // envs_per_task`` (the task-major env
+    layout of :mod:`paco_torchrl.envs`). Indices come out task-major, so the batch
+    reshapes to ``[T, n]``. Static shapes, no host sync.
+
+    Args:
+        num_tasks: ``T``.
+        envs_per_task: envs that run each task.
+
+    Examples:
+        >>> import torch
+        >>> from tensordict import TensorDict
+        >>> from torchrl.data import LazyTensorStorage, ReplayBuffer
+        >>> rb = ReplayBuffer(storage=LazyTensorStorage(100, ndim=2), sampler=TaskBalancedSampler(2, 2))
+        >>> _ = rb.extend(TensorDict({"task_id": torch.tensor([0, 0, 1, 1])[:, None].expand(4, 10)}, [4, 10]))
+        >>> rb.sample(6)["task_id"].tolist()
+        [0, 0, 0, 1, 1, 1]
+    """
+
+    def __init__(self, num_tasks: int, envs_per_task: int = 1) -> None:
+        super().__init__()
+        if num_tasks < 1 or envs_per_task < 1:
+            raise ValueError("num_tasks and envs_per_task must be >= 1")
+        self.num_tasks = num_tasks
+        self.envs_per_task = envs_per_task
+
+    def sample(self, storage: Storage, batch_size: int) -> tuple[tuple[torch.Tensor, torch.Tensor], dict]:
+        if batch_size % self.num_tasks:
+            raise ValueError(f"batch_size={batch_size} is not divisible by the number of tasks {self.num_tasks}")
+        if len(storage) == 0:
+            raise RuntimeError("cannot sample from an empty replay buffer")
+        filled, num_envs = storage.shape[0], storage.shape[1]
+        if num_envs != self.num_tasks * self.envs_per_task:
+            raise ValueError(
+                f"storage has {num_envs} envs, expected num_tasks*envs_per_task={self.num_tasks * self.envs_per_task}"
+            )
+        n = batch_size // self.num_tasks
+        device = getattr(storage, "device", None)
+        generator = getattr(storage, "_rng", None)
+        time_idx = torch.randint(filled, (self.num_tasks, n), generator=generator, device=device)
+        env_idx = torch.randint(self.envs_per_task, (self.num_tasks, n), generator=generator, device=device)
+        env_idx = env_idx + self.envs_per_task * torch.arange(self.num_tasks, device=device).unsqueeze(-1)
+        return (time_idx.reshape(-1), env_idx.reshape(-1)), {}
+
+    def _empty(self) -> None:
+        pass
+
+    def dumps(self, path) -> None:
+        pass
+
+    def loads(self, path) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        return None
+
+
+class TaskBalancedReplayBuffer(ReplayBuffer):
+    """A replay buffer over a ``[time, env]`` storage whose samples are task-major ``[T, n]``.
+
+    ``extend`` takes collector batches ``[num_envs, frames]`` (env-major, as TorchRL
+    collectors return them) and stores only ``keys``. ``sample()`` returns a
+    TensorDict of shape ``[T, batch_size / T]`` — the layout that
+    :class:`~paco_torchrl.nn.CompositionalMLP` applies with one batched matmul.
+
+    Args:
+        num_tasks: ``T``.
+        envs_per_task: envs per task (env ``e`` runs task ``e // envs_per_task``).
+        capacity_per_env: transitions kept per env (``1e6`` originally).
+        batch_size: transitions per sample (``1280`` originally: 128 per MT10 task).
+        device: storage device (``"cuda"`` keeps replay and sampling on the GPU).
+        memmap_dir: if given, a memory-mapped storage in that folder instead of RAM.
+        keys: the entries to store.
+
+    Examples:
+        >>> import torch
+        >>> from tensordict import TensorDict
+        >>> rb = TaskBalancedReplayBuffer(2, capacity_per_env=50, batch_size=4, keys=("task_id",))
+        >>> _ = rb.extend(TensorDict({"task_id": torch.tensor([0, 1])[:, None].expand(2, 10)}, [2, 10]))
+        >>> rb.sample().shape, len(rb)
+        (torch.Size([2, 2]), 20)
+    """
+
+    def __init__(
+        self,
+        num_tasks: int,
+        envs_per_task: int = 1,
+        *,
+        capacity_per_env: int = 1_000_000,
+        batch_size: int = 1280,
+        device: torch.device | str = "cpu",
+        memmap_dir: str | None = None,
+        keys: tuple = SAC_KEYS,
+    ) -> None:
+        if batch_size % num_tasks:
+            raise ValueError(f"batch_size={batch_size} is not divisible by the number of tasks {num_tasks}")
+        num_envs = num_tasks * envs_per_task
+        if memmap_dir is not None:
+            storage = LazyMemmapStorage(capacity_per_env * num_envs, scratch_dir=memmap_dir, device=device, ndim=2)
+        else:
+            storage = LazyTensorStorage(capacity_per_env * num_envs, device=device, ndim=2)
+        super().__init__(
+            storage=storage, sampler=TaskBalancedSampler(num_tasks, envs_per_task), batch_size=batch_size
+        )
+        self.num_tasks = num_tasks
+        self.keys = keys
+
+    def extend(self, data: TensorDictBase) -> torch.Tensor:
+        """Stores a ``[num_envs, frames]`` collector batch (or a ``[num_envs]`` single step)."""
+        if data.ndim == 1:
+            data = data.unsqueeze(-1)
+        data = data.select(*self.keys, strict=False) if self.keys else data
+        return super().extend(data)
+
+    def sample(self, batch_size: int | None = None, *args, **kwargs) -> TensorDictBase:
+        """A task-major batch ``[T, batch_size / T]``."""
+        return super().sample(batch_size, *args, **kwargs).reshape(self.num_tasks, -1)

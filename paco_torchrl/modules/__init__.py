@@ -1,0 +1,22 @@
+"""PaCo actors and critics as TorchRL modules."""
+from __future__ import annotations
+
+from paco_torchrl.modules.actor_critic import (
+    SCOPES,
+    GaussianPolicyNet,
+    QValueNet,
+    find_task_weights,
+    make_paco_actor,
+    make_paco_actor_critic,
+    make_paco_qvalue,
+)
+
+__all__ = [
+    "SCOPES",
+    "GaussianPolicyNet",
+    "QValueNet",
+    "find_task_weights",
+    "make_paco_actor",
+    "make_paco_actor_critic",
+    "make_paco_qvalue",
+]

@@ -1,0 +1,129 @@
+"""One Algorithm-1 update: per-task losses → maskout → Φ/W/α update → target update → w-reset."""
+from __future__ import annotations
+
+import torch
+from tensordict import TensorDictBase
+from torchrl.objectives import LossModule, SoftUpdate
+
+from paco_torchrl.objectives.maskout import loss_maskout, masked_total_loss
+from paco_torchrl.objectives.w_reset import WReset
+
+
+def make_paco_optimizer(
+    loss_module: LossModule,
+    lr: float = 3e-4,
+    *,
+    alpha_lr: float = 1e-4,
+    w_lr: float | None = None,
+    eps: float = 1e-7,
+) -> torch.optim.Adam:
+    """Adam over a loss's parameters with the original PaCo rates.
+
+    Three groups: ``log_alpha`` (``alpha_lr``), the compositional vectors ``W``
+    (``w_lr``, defaults to ``lr``) and everything else (``Φ`` and plain layers, ``lr``).
+
+    Examples:
+        >>> from paco_torchrl.modules import make_paco_actor_critic
+        >>> from paco_torchrl.objectives import MultiTaskSACLoss
+        >>> actor, qvalues = make_paco_actor_critic(6, 2, num_tasks=3, num_cells=(16,))
+        >>> opt = make_paco_optimizer(MultiTaskSACLoss(actor, qvalues, num_tasks=3))
+        >>> [len(g["params"]) for g in opt.param_groups]
+        [1, 1, 8]
+    """
+    w_lr = lr if w_lr is None else w_lr
+    alpha = [p for name, p in loss_module.named_parameters() if name.split(".")[-1] == "log_alpha"]
+    w_ids = set()
+    if hasattr(loss_module, "task_weight_tensors"):
+        w_ids = {id(t) for t in loss_module.task_weight_tensors().values()}
+    w = [p for p in loss_module.parameters() if id(p) in w_ids]
+    taken = {id(p) for p in alpha + w}
+    rest = [p for p in loss_module.parameters() if id(p) not in taken]
+    groups = [
+        {"params": alpha, "lr": alpha_lr, "name": "alpha"},
+        {"params": w, "lr": w_lr, "name": "w"},
+        {"params": rest, "lr": lr, "name": "phi"},
+    ]
+    return torch.optim.Adam([g for g in groups if g["params"]], lr=lr, eps=eps)
+
+
+class PaCoUpdateStep:
+    """Algorithm 1 of the PaCo paper as one callable update.
+
+    ``step(batch)``: per-task losses ``J_τ`` → kept-mask ``J_τ <= ε`` (non-finite
+    counts as over) → ``J_Θ = Σ_τ mask_τ J_τ / T`` → one optimizer step over
+    ``Φ``, ``W`` and ``α`` → target soft update → w-reset of the dropped tasks.
+    No ``.item()`` and no Python branch on tensor values, so it can be wrapped with
+    ``torch.compile``.
+
+    Args:
+        loss_module: a loss whose forward returns per-task losses (batch ``[T]``,
+            ``loss_*`` entries), e.g. :class:`~paco_torchrl.objectives.MultiTaskSACLoss`.
+        optimizer: optimizer over the loss's parameters (:func:`make_paco_optimizer`).
+        target_updater: e.g. ``SoftUpdate(loss, tau=0.005)``; ``None`` skips target updates.
+
+    Keyword Args:
+        loss_threshold: ``ε`` (``3e3`` originally).
+        loss_maskout: drop tasks over ``ε`` from ``J_Θ`` (``False``: PaCo-Vanilla).
+        w_reset: a :class:`WReset` to run after the step, or ``None`` (no reset).
+
+    Examples:
+        >>> import torch
+        >>> from torchrl.objectives import SoftUpdate
+        >>> from paco_torchrl.modules import make_paco_actor_critic
+        >>> from paco_torchrl.objectives import MultiTaskSACLoss, WReset
+        >>> actor, qvalues = make_paco_actor_critic(6, 2, num_tasks=3, num_cells=(16,))
+        >>> loss = MultiTaskSACLoss(actor, qvalues, num_tasks=3)
+        >>> opt = make_paco_optimizer(loss)
+        >>> update = PaCoUpdateStep(loss, opt, SoftUpdate(loss, tau=0.005),
+        ...                         w_reset=WReset(loss.task_weight_tensors(), opt))
+    """
+
+    def __init__(
+        self,
+        loss_module: LossModule,
+        optimizer: torch.optim.Optimizer,
+        target_updater: SoftUpdate | None = None,
+        *,
+        loss_threshold: float = 3e3,
+        loss_maskout: bool = True,
+        w_reset: WReset | None = None,
+    ) -> None:
+        if not loss_threshold > 0:
+            raise ValueError(f"loss_threshold must be > 0, got {loss_threshold}")
+        self.loss_module = loss_module
+        self.optimizer = optimizer
+        self.target_updater = target_updater
+        self.loss_threshold = loss_threshold
+        self.loss_maskout = loss_maskout
+        self.w_reset = w_reset
+
+    def compute_loss(self, batch: TensorDictBase) -> tuple[torch.Tensor, TensorDictBase, torch.Tensor, torch.Tensor]:
+        """``(J_Θ, per-task losses, kept mask, under-threshold mask)``; parameters untouched."""
+        task_losses = self.loss_module(batch)
+        under = loss_maskout(task_losses, self.loss_threshold)
+        mask = under if self.loss_maskout else torch.ones_like(under)
+        return masked_total_loss(task_losses, mask), task_losses, mask, under
+
+    def __call__(self, batch: TensorDictBase) -> TensorDictBase:
+        """One update; returns per-task metrics (batch ``[T]``, detached).
+
+        Besides the loss entries: ``kept`` (task in ``J_Θ``), ``over_threshold``
+        (``J_τ > ε`` or non-finite) and ``reset`` (``w_τ`` re-initialised).
+        """
+        total, task_losses, mask, under = self.compute_loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        if self.target_updater is not None:
+            self.target_updater.step()
+        if self.w_reset is not None:
+            reset = self.w_reset(under)
+        else:
+            reset = torch.zeros_like(under)
+        metrics = task_losses.detach()
+        metrics.set("kept", mask)
+        metrics.set("over_threshold", ~under)
+        metrics.set("reset", reset)
+        return metrics
+
+

@@ -1,0 +1,39 @@
+"""Training parts: config, builders, evaluation protocol, checkpoints, run directories, logging."""
+from __future__ import annotations
+
+from paco_torchrl.training.builders import make_agent, make_env, make_replay, resolve_device, torch_threads
+from paco_torchrl.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    restore_training_state,
+    save_checkpoint,
+    training_state,
+)
+from paco_torchrl.training.config import ConfigError, RunConfig, load_config, task_names, validate_config
+from paco_torchrl.training.evaluate import evaluate
+from paco_torchrl.training.metrics import MetricsLogger
+from paco_torchrl.training.run_dir import CHECKPOINT_NAME, prepare_run_dir, seed_everything, write_results
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "CheckpointError",
+    "ConfigError",
+    "MetricsLogger",
+    "RunConfig",
+    "evaluate",
+    "load_checkpoint",
+    "load_config",
+    "make_agent",
+    "make_env",
+    "make_replay",
+    "prepare_run_dir",
+    "resolve_device",
+    "restore_training_state",
+    "save_checkpoint",
+    "seed_everything",
+    "task_names",
+    "torch_threads",
+    "training_state",
+    "validate_config",
+    "write_results",
+]

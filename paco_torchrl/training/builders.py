@@ -1,0 +1,133 @@
+"""Builders that turn a validated run config into TorchRL parts (envs, networks, loss, update, replay)."""
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import torch
+from omegaconf import DictConfig
+from torchrl.envs import EnvBase
+from torchrl.objectives import SoftUpdate
+
+from paco_torchrl.baselines import ALGOS
+from paco_torchrl.data import TaskBalancedReplayBuffer
+from paco_torchrl.objectives import MultiTaskSACLoss, PaCoUpdateStep, WReset, make_paco_optimizer
+from paco_torchrl.training.config import task_names
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` = CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def make_env(cfg: DictConfig, seed: int) -> EnvBase:
+    """The run's multi-task env (task-major batch ``[T * envs_per_task]``), on CPU."""
+    e = cfg.env
+    if e.benchmark == "toy":
+        from paco_torchrl.envs.toy import MultiTaskPointEnv
+
+        return MultiTaskPointEnv(
+            e.num_toy_tasks, e.envs_per_task, max_episode_steps=e.max_episode_steps, seed=seed
+        )
+    from paco_torchrl.envs.metaworld import make_metaworld_env
+
+    return make_metaworld_env(
+        benchmark=e.benchmark,
+        tasks=None if e.tasks is None else list(e.tasks),
+        seed=seed,
+        max_episode_steps=e.max_episode_steps,
+        reward_function_version=e.reward_function_version,
+        envs_per_task=e.envs_per_task,
+        backend=e.backend,
+    )
+
+
+def env_worker_count(cfg: DictConfig) -> int:
+    """Processes the env backend runs beside the trainer."""
+    if cfg.env.benchmark == "toy":
+        return 0
+    backend = cfg.env.backend
+    if backend == "auto":
+        backend = "gym_vector" if (os.cpu_count() or 1) <= 4 else "parallel"
+    return len(task_names(cfg)) * cfg.env.envs_per_task if backend == "parallel" else 0
+
+
+def torch_threads(cfg: DictConfig) -> int:
+    """``cfg.threads``, or the cores left by env worker processes (at least 1)."""
+    if cfg.threads is not None:
+        return int(cfg.threads)
+    return max(1, (os.cpu_count() or 1) - env_worker_count(cfg))
+
+
+def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNamespace:
+    """Actor, critics, loss, optimizer, w-reset and the Algorithm-1 update step of ``cfg.algo``."""
+    names = task_names(cfg)
+    num_tasks = len(names)
+    algo = ALGOS[cfg.algo]
+    observation_dim = env.observation_spec["observation"].shape[-1]
+    action_spec = env.action_spec[0] if env.action_spec.ndim > 1 else env.action_spec
+    actor, critics = algo.build_networks(cfg, observation_dim, action_spec, num_tasks)
+    actor = actor.to(device)
+    critics = [q.to(device) for q in critics]
+    sac = cfg.sac
+    loss = MultiTaskSACLoss(
+        actor,
+        critics,
+        num_tasks,
+        num_qvalue_nets=len(critics),
+        loss_function=sac.loss_function,
+        alpha_init=sac.alpha_init,
+        min_alpha=sac.min_alpha,
+        max_alpha=sac.max_alpha,
+        target_entropy=sac.target_entropy,
+        gamma=cfg.optim.gamma,
+        actor_loss_form=sac.actor_loss_form,
+    )
+    optimizer = make_paco_optimizer(
+        loss, cfg.optim.lr, alpha_lr=cfg.optim.alpha_lr, w_lr=cfg.optim.w_lr, eps=cfg.optim.eps
+    )
+    maskout, reset = algo.stabilisation(cfg)
+    w_reset = None
+    task_weights = loss.task_weight_tensors()
+    if reset and task_weights:
+        w_reset = WReset(
+            task_weights,
+            optimizer,
+            beta=cfg.paco.w_reset_beta,
+            reset_optimizer_state=cfg.paco.reset_optimizer_state,
+        )
+    target_updater = SoftUpdate(loss, tau=cfg.optim.tau)
+    update = PaCoUpdateStep(
+        loss,
+        optimizer,
+        target_updater,
+        loss_threshold=cfg.paco.loss_threshold,
+        loss_maskout=maskout,
+        w_reset=w_reset,
+    )
+    return SimpleNamespace(
+        actor=actor,
+        critics=critics,
+        loss=loss,
+        optimizer=optimizer,
+        w_reset=w_reset,
+        target_updater=target_updater,
+        update=update,
+        task_names=names,
+        num_tasks=num_tasks,
+    )
+
+
+def make_replay(cfg: DictConfig, num_tasks: int, device: torch.device) -> TaskBalancedReplayBuffer:
+    """Per-task balanced replay on the training device (or ``replay.device``)."""
+    replay_device = device if cfg.replay.device == "auto" else resolve_device(cfg.replay.device)
+    capacity = min(cfg.replay.capacity_per_env, cfg.collector.total_frames // (num_tasks * cfg.env.envs_per_task) + 1)
+    return TaskBalancedReplayBuffer(
+        num_tasks,
+        cfg.env.envs_per_task,
+        capacity_per_env=capacity,
+        batch_size=cfg.optim.batch_size,
+        device=replay_device,
+    )

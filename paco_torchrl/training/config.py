@@ -1,0 +1,244 @@
+"""Run configuration: a typed schema (defaults = original PaCo on MT10-rand), YAML + ``key=value`` overrides.
+
+Every value is checked by :func:`validate_config` before any environment starts,
+with a one-line error naming the key and what is allowed.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "gym_vector", "serial", "parallel")
+BENCHMARKS = ("MT10", "MT50", "toy")
+LOGGERS = ("csv", "tensorboard")
+
+
+@dataclass
+class EnvConfig:
+    benchmark: str = "MT10"
+    tasks: Any = None  # list of task names; None = every task of the benchmark
+    max_episode_steps: int = 150
+    reward_function_version: str = "v2"
+    envs_per_task: int = 1
+    backend: str = "auto"
+    num_toy_tasks: int = 4  # benchmark=toy only
+
+
+@dataclass
+class CollectorConfig:
+    total_frames: int = 20_000_000
+    init_random_frames: int = 15_000
+    updates_per_step: int = 1  # gradient updates per vector-env step
+
+
+@dataclass
+class OptimConfig:
+    batch_size: int = 1280
+    lr: float = 3e-4
+    alpha_lr: float = 1e-4
+    w_lr: float = 3e-4
+    eps: float = 1e-7
+    gamma: float = 0.99
+    tau: float = 0.005
+
+
+@dataclass
+class ReplayConfig:
+    capacity_per_env: int = 1_000_000
+    device: str = "auto"  # auto = the training device
+
+
+@dataclass
+class NetworkConfig:
+    num_cells: list = field(default_factory=lambda: [400, 400, 400])
+    log_std_min: float = -10.0
+    log_std_max: float = 2.0
+
+
+@dataclass
+class SACConfig:
+    alpha_init: float = 1.0
+    min_alpha: float = 4.5399929762484854e-05  # e^-10
+    max_alpha: float = 1.0
+    target_entropy: Any = None  # None = dim(A)·ln(0.2) = -6.44 on Meta-World
+    actor_loss_form: str = "dqda"
+    loss_function: str = "l2"
+
+
+@dataclass
+class PaCoConfig:
+    num_param_sets: int = 5
+    loss_threshold: float = 3000.0
+    loss_maskout: bool = True
+    w_reset: bool = True
+    w_reset_beta: str = "uniform_l1"  # the original code; "simplex" = Eqn 3 read literally
+    reset_optimizer_state: bool = False
+    w_init: str = "normal"
+    identical_init: bool = True
+    normalize_w: bool = False
+    scope: str = "all"
+    share_w: bool = True
+
+
+@dataclass
+class EvalConfig:
+    interval_frames: int = 500_000
+    episodes_per_task: int = 10
+
+
+@dataclass
+class CheckpointConfig:
+    interval_frames: int = 1_000_000
+
+
+@dataclass
+class LoggerConfig:
+    backend: str = "csv"
+    interval_frames: int = 10_000
+
+
+@dataclass
+class RunConfig:
+    seed: int = 0
+    device: str = "auto"
+    threads: Any = None  # torch CPU threads; None = cores not used by env workers
+    output_dir: Any = None  # None = runs/<benchmark>-<algo>-seed<seed>-<time>
+    resume: Any = None
+    algo: str = "paco"
+    progress: bool = True
+    env: EnvConfig = field(default_factory=EnvConfig)
+    collector: CollectorConfig = field(default_factory=CollectorConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    sac: SACConfig = field(default_factory=SACConfig)
+    paco: PaCoConfig = field(default_factory=PaCoConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+
+
+class ConfigError(ValueError):
+    """A bad configuration value (the message names the key)."""
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> DictConfig:
+    """Schema defaults, then the YAML file at ``path``, then ``key=value`` overrides.
+
+    Unknown keys and ill-typed values raise :class:`ConfigError` with a one-line message.
+    """
+    cfg = OmegaConf.structured(RunConfig)
+    try:
+        for layer in _config_chain(Path(path)) if path is not None else []:
+            cfg = OmegaConf.merge(cfg, layer)
+        if overrides:
+            bad = [o for o in overrides if "=" not in o]
+            if bad:
+                raise ConfigError(f"overrides must look like key=value, got {bad[0]!r}")
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    except ConfigError:
+        raise
+    except Exception as err:  # omegaconf's errors are multi-line: keep the first line
+        raise ConfigError(str(err).splitlines()[0]) from None
+    return cfg
+
+
+def _config_chain(path: Path) -> list[DictConfig]:
+    """The YAML at ``path`` after the files it names in ``defaults_from`` (relative to it)."""
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    layer = OmegaConf.load(path)
+    parent = layer.pop("defaults_from", None)
+    return (_config_chain(path.parent / parent) if parent else []) + [layer]
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {message}")
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Checks every value; raises :class:`ConfigError` naming the first bad key."""
+    from paco_torchrl.baselines import ALGOS
+
+    _check(cfg.device in DEVICES, "device", f"must be one of {DEVICES}, got {cfg.device!r}")
+    if cfg.device == "cuda":
+        import torch
+
+        _check(torch.cuda.is_available(), "device", "cuda requested but torch.cuda.is_available() is False")
+    _check(cfg.algo in ALGOS, "algo", f"must be one of {tuple(ALGOS)}, got {cfg.algo!r}")
+    _check(cfg.threads is None or int(cfg.threads) >= 1, "threads", f"must be >= 1, got {cfg.threads}")
+    env = cfg.env
+    _check(env.benchmark in BENCHMARKS, "env.benchmark", f"must be one of {BENCHMARKS}, got {env.benchmark!r}")
+    _check(env.backend in BACKENDS, "env.backend", f"must be one of {BACKENDS}, got {env.backend!r}")
+    _check(1 <= env.max_episode_steps <= 500, "env.max_episode_steps", f"must be in [1, 500], got {env.max_episode_steps}")
+    _check(env.envs_per_task >= 1, "env.envs_per_task", f"must be >= 1, got {env.envs_per_task}")
+    _check(env.reward_function_version in ("v1", "v2"), "env.reward_function_version", "must be 'v1' or 'v2'")
+    _check(env.num_toy_tasks >= 1, "env.num_toy_tasks", f"must be >= 1, got {env.num_toy_tasks}")
+    num_tasks = len(task_names(cfg))
+    col = cfg.collector
+    _check(col.total_frames > 0, "collector.total_frames", f"must be > 0, got {col.total_frames}")
+    _check(col.init_random_frames >= 0, "collector.init_random_frames", f"must be >= 0, got {col.init_random_frames}")
+    _check(col.updates_per_step >= 1, "collector.updates_per_step", f"must be >= 1, got {col.updates_per_step}")
+    opt = cfg.optim
+    _check(opt.batch_size > 0, "optim.batch_size", f"must be > 0, got {opt.batch_size}")
+    _check(
+        opt.batch_size % num_tasks == 0,
+        "optim.batch_size",
+        f"must be divisible by the number of tasks ({num_tasks}) for balanced sampling, got {opt.batch_size}",
+    )
+    for key in ("lr", "alpha_lr", "w_lr", "eps"):
+        _check(opt[key] > 0, f"optim.{key}", f"must be > 0, got {opt[key]}")
+    _check(0 < opt.gamma <= 1, "optim.gamma", f"must be in (0, 1], got {opt.gamma}")
+    _check(0 < opt.tau <= 1, "optim.tau", f"must be in (0, 1], got {opt.tau}")
+    _check(cfg.replay.capacity_per_env >= 1, "replay.capacity_per_env", "must be >= 1")
+    _check(cfg.replay.device in DEVICES, "replay.device", f"must be one of {DEVICES}, got {cfg.replay.device!r}")
+    _check(
+        len(cfg.network.num_cells) >= 1 and all(int(c) >= 1 for c in cfg.network.num_cells),
+        "network.num_cells",
+        "must be a non-empty list of positive sizes",
+    )
+    sac = cfg.sac
+    _check(sac.alpha_init > 0, "sac.alpha_init", f"must be > 0, got {sac.alpha_init}")
+    _check(0 < sac.min_alpha <= sac.max_alpha, "sac.min_alpha", "must satisfy 0 < min_alpha <= max_alpha")
+    _check(sac.actor_loss_form in ("dqda", "q"), "sac.actor_loss_form", "must be 'dqda' or 'q'")
+    _check(sac.loss_function in ("l2", "l1", "smooth_l1"), "sac.loss_function", "must be l2, l1 or smooth_l1")
+    p = cfg.paco
+    _check(p.num_param_sets >= 1, "paco.num_param_sets", f"must be >= 1, got {p.num_param_sets}")
+    _check(p.loss_threshold > 0, "paco.loss_threshold", f"must be > 0, got {p.loss_threshold}")
+    _check(p.w_reset_beta in ("simplex", "uniform_l1"), "paco.w_reset_beta", "must be 'simplex' or 'uniform_l1'")
+    _check(p.w_init in ("normal", "one_hot", "uniform"), "paco.w_init", "must be normal, one_hot or uniform")
+    _check(
+        p.w_init != "one_hot" or p.num_param_sets == num_tasks,
+        "paco.w_init",
+        f"one_hot needs paco.num_param_sets == number of tasks ({num_tasks}), got {p.num_param_sets}",
+    )
+    _check(p.scope in ("all", "actor", "output"), "paco.scope", f"must be all, actor or output, got {p.scope!r}")
+    _check(cfg.eval.interval_frames > 0, "eval.interval_frames", f"must be > 0, got {cfg.eval.interval_frames}")
+    _check(cfg.eval.episodes_per_task >= 1, "eval.episodes_per_task", "must be >= 1")
+    _check(cfg.checkpoint.interval_frames > 0, "checkpoint.interval_frames", "must be > 0")
+    _check(cfg.logger.backend in LOGGERS, "logger.backend", f"must be one of {LOGGERS}, got {cfg.logger.backend!r}")
+    _check(cfg.logger.interval_frames > 0, "logger.interval_frames", "must be > 0")
+    if cfg.resume is not None:
+        _check(Path(cfg.resume).is_dir(), "resume", f"no run directory at {cfg.resume!r}")
+
+
+def task_names(cfg: DictConfig) -> tuple[str, ...]:
+    """The run's task names (validated; cheap: builds no environment)."""
+    env = cfg.env
+    if env.benchmark == "toy":
+        from paco_torchrl.envs.toy import toy_task_names
+
+        _check(env.tasks is None, "env.tasks", "must be null for benchmark=toy (set env.num_toy_tasks)")
+        return toy_task_names(env.num_toy_tasks)
+    from paco_torchrl.envs.metaworld import resolve_tasks
+
+    try:
+        return resolve_tasks(env.benchmark, None if env.tasks is None else list(env.tasks))
+    except ValueError as err:
+        raise ConfigError(f"env.tasks: {err}") from None
