@@ -1,0 +1,26 @@
+"""The README's API example runs and returns per-task metrics."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_readme_example_runs():
+    code = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[0]
+    namespace: dict = {}
+    exec(compile(code, str(README), "exec"), namespace)
+    assert namespace["task_losses"].batch_size == (10,)
+    assert namespace["kept"].shape == (10,)
+    assert set(namespace["metrics"].keys()) >= {"loss_actor", "loss_qvalue", "loss_alpha", "kept", "reset"}
+
+
+def test_readme_names_the_commands():
+    text = README.read_text()
+    assert "python recipes/mt10_rand.py" in text and "python -m pytest -q" in text
+    assert 'pip install torch==2.13.0 && pip install -e ".[test]"' in text
+    assert "python -m pytest -q" in (README.parent / ".ci" / "run").read_text()
