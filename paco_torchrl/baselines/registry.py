@@ -1,4 +1,4 @@
-"""``algo=`` choices: PaCo and its stabilisation ablations (Table 2) as configurations of the same parts."""
+"""``algo=`` choices: PaCo, its stabilisation ablations (Table 2) and MT-SAC, as configurations of the same parts."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 from torch import nn
 from torchrl.data import TensorSpec
 
-from paco_torchrl.modules import make_paco_actor_critic
+from paco_torchrl.modules import make_paco_actor, make_paco_qvalue, make_paco_actor_critic
 
 NetworkBuilder = Callable[[DictConfig, int, TensorSpec, int], tuple[nn.Module, list[nn.Module]]]
 
@@ -31,6 +31,26 @@ def build_paco_networks(
         normalize_w=p.normalize_w,
         log_std_bounds=(cfg.network.log_std_min, cfg.network.log_std_max),
     )
+
+
+def build_mtsac_networks(
+    cfg: DictConfig, observation_dim: int, action_spec: TensorSpec, num_tasks: int
+) -> tuple[nn.Module, list[nn.Module]]:
+    """Multi-task SAC: one plain MLP per network for all tasks, one-hot task id appended to the input."""
+    cells = tuple(cfg.network.num_cells)
+    actor = make_paco_actor(
+        observation_dim,
+        action_spec,
+        num_tasks,
+        num_cells=cells,
+        compositional=None,
+        log_std_bounds=(cfg.network.log_std_min, cfg.network.log_std_max),
+    )
+    critics = [
+        make_paco_qvalue(observation_dim, action_spec.shape[-1], num_tasks, num_cells=cells, compositional=None)
+        for _ in range(2)
+    ]
+    return actor, critics
 
 
 @dataclass(frozen=True)
@@ -64,5 +84,6 @@ ALGOS: dict[str, Algo] = {
         Algo("paco", "PaCo: loss maskout + w-reset", build_paco_networks),
         Algo("paco_maskout", "PaCo-Maskout: loss maskout, no w-reset", build_paco_networks, True, False),
         Algo("paco_vanilla", "PaCo-Vanilla: no maskout, no w-reset", build_paco_networks, False, False),
+        Algo("mtsac", "Multi-task SAC: one network, one-hot task input, per-task α", build_mtsac_networks, False, False),
     )
 }

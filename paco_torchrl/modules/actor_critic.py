@@ -57,7 +57,7 @@ def make_paco_actor(
     *,
     activation: type[nn.Module] = nn.ReLU,
     task_weights: TaskWeights | None = None,
-    compositional: str = "all",
+    compositional: str | None = "all",
     identical_init: bool = True,
     w_init: str = "normal",
     normalize_w: bool = False,
@@ -76,7 +76,8 @@ def make_paco_actor(
         num_cells: hidden sizes.
         activation: hidden activation class.
         task_weights: share an existing ``W``; a new one is made when ``None``.
-        compositional: ``"all"`` or ``"output"`` (only the output layer composed).
+        compositional: ``"all"``, ``"output"`` (only the output layer composed) or
+            ``None`` (a plain multi-task MLP with the one-hot task id appended: MT-SAC).
         identical_init: ``Φ`` copies equal at init.
         w_init: init of a new ``W``.
         normalize_w: unit-norm ``w`` for a new ``W``.
@@ -100,19 +101,22 @@ def make_paco_actor(
     """
     spec = _action_spec(action_spec)
     action_dim = spec.shape[-1]
-    mlp = CompositionalMLP(
-        observation_dim,
-        2 * action_dim,
-        num_cells,
-        num_tasks,
-        num_param_sets,
-        activation,
-        task_weights,
-        compositional=compositional,
-        identical_init=identical_init,
-        w_init=w_init,
-        normalize_w=normalize_w,
-    )
+    if compositional is None:
+        mlp: nn.Module = OneHotTaskMLP(observation_dim, 2 * action_dim, num_cells, num_tasks, activation)
+    else:
+        mlp = CompositionalMLP(
+            observation_dim,
+            2 * action_dim,
+            num_cells,
+            num_tasks,
+            num_param_sets,
+            activation,
+            task_weights,
+            compositional=compositional,
+            identical_init=identical_init,
+            w_init=w_init,
+            normalize_w=normalize_w,
+        )
     module = TensorDictModule(
         GaussianPolicyNet(mlp, log_std_bounds), in_keys=[observation_key, task_key], out_keys=["loc", "scale"]
     )

