@@ -71,6 +71,7 @@ def train(cfg: DictConfig) -> dict:
         init_random_frames=max(0, cfg.collector.init_random_frames - frames),
         policy_device=device,
         storing_device=replay.storage.device,
+        auto_register_policy_transforms=False,  # the PaCo actor needs no env transform
     )
     results: dict = {}
     next_eval = (frames // cfg.eval.interval_frames + 1) * cfg.eval.interval_frames

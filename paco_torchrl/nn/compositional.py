@@ -10,10 +10,12 @@ Forward paths of :class:`CompositionalMLP` (all exact, all vmap/compile friendly
   dim (``x: [T, n, ..., in]`` with ``task_id[τ] == τ``), as produced by the
   balanced replay sampler. Per-task weights are composed once (``T·K·in·out``
   flops, a few % of the batch matmul) and applied with one ``baddbmm``.
-* **gather** — any layout, small batches (collection): composed weights are
-  gathered per sample and applied with ``bmm``.
-* **mix** — any layout, large batches: the ``K`` layer outputs are computed and
-  mixed with ``w``. Exact but ``K``× the flops: feed task-major batches instead.
+* **mix** — any layout, at most ``T`` samples (collection, evaluation): the ``K``
+  layer outputs are computed and mixed with ``w`` (``B·K·in·out`` flops, no
+  ``T×out×in`` intermediate); also the fallback for large unordered batches,
+  where it costs ``K``× the flops of a plain layer: feed task-major batches instead.
+* **gather** — any layout, ``T < B`` samples up to a memory budget: composed
+  weights are gathered per sample and applied with ``bmm``.
 
 In eager mode the grouped path checks that ``task_id`` really is task-major and
 falls back to a per-sample path otherwise. Under ``torch.compile`` the check is
@@ -231,10 +233,13 @@ class CompositionalMLP(nn.Module):
         h = x.reshape(-1, x.shape[-1])
         tid = task_id.reshape(-1)
         w = w_all[tid]
+        batch = h.shape[0]
+        # gather costs T·K·in·out (compose) + B·in·out; mix costs B·K·in·out: gather wins for T < B.
+        gather = self.num_tasks < batch
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, CompositionalLinear):
                 h = layer(h)
-            elif h.shape[0] * layer.in_features * layer.out_features <= _GATHER_BUDGET:
+            elif gather and batch * layer.in_features * layer.out_features <= _GATHER_BUDGET:
                 weight, bias = layer.compose(w_all)
                 h = torch.bmm(weight[tid], h.unsqueeze(-1)).squeeze(-1) + bias[tid]
             else:
