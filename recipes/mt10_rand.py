@@ -53,8 +53,8 @@ def train(cfg: DictConfig) -> dict:
     seed_everything(cfg.seed)
 
     # --- parts: envs, PaCo agent (actor, critics, MultiTaskSACLoss, Algorithm-1 update), replay, logs
-    env = make_env(cfg, seed=cfg.seed)
-    eval_env = make_env(cfg, seed=cfg.seed + 10_000)
+    env = make_env(cfg, seed=cfg.seed, device=device)
+    eval_env = make_env(cfg, seed=cfg.seed + 10_000, device=device)
     agent = make_agent(cfg, env, device)
     replay = make_replay(cfg, agent.num_tasks, device)
     logger = MetricsLogger(run_dir, cfg.logger.backend, agent.task_names)

@@ -48,6 +48,37 @@ def _action_spec(action_spec: TensorSpec | int) -> TensorSpec:
     return action_spec
 
 
+def _task_mlp(
+    in_features: int,
+    out_features: int,
+    num_cells: Sequence[int],
+    num_tasks: int,
+    num_param_sets: int,
+    activation: type[nn.Module],
+    task_weights: TaskWeights | None,
+    compositional: str | None,
+    identical_init: bool,
+    w_init: str,
+    normalize_w: bool,
+) -> nn.Module:
+    """A :class:`CompositionalMLP`, or a one-hot-input :class:`OneHotTaskMLP` when ``compositional`` is None."""
+    if compositional is None:
+        return OneHotTaskMLP(in_features, out_features, num_cells, num_tasks, activation)
+    return CompositionalMLP(
+        in_features,
+        out_features,
+        num_cells,
+        num_tasks,
+        num_param_sets,
+        activation,
+        task_weights,
+        compositional=compositional,
+        identical_init=identical_init,
+        w_init=w_init,
+        normalize_w=normalize_w,
+    )
+
+
 def make_paco_actor(
     observation_dim: int,
     action_spec: TensorSpec | int,
@@ -101,22 +132,10 @@ def make_paco_actor(
     """
     spec = _action_spec(action_spec)
     action_dim = spec.shape[-1]
-    if compositional is None:
-        mlp: nn.Module = OneHotTaskMLP(observation_dim, 2 * action_dim, num_cells, num_tasks, activation)
-    else:
-        mlp = CompositionalMLP(
-            observation_dim,
-            2 * action_dim,
-            num_cells,
-            num_tasks,
-            num_param_sets,
-            activation,
-            task_weights,
-            compositional=compositional,
-            identical_init=identical_init,
-            w_init=w_init,
-            normalize_w=normalize_w,
-        )
+    mlp = _task_mlp(
+        observation_dim, 2 * action_dim, num_cells, num_tasks, num_param_sets, activation, task_weights,
+        compositional, identical_init, w_init, normalize_w,
+    )
     module = TensorDictModule(
         GaussianPolicyNet(mlp, log_std_bounds), in_keys=[observation_key, task_key], out_keys=["loc", "scale"]
     )
@@ -179,22 +198,10 @@ def make_paco_qvalue(
         torch.Size([10, 1])
     """
     in_features = observation_dim + action_dim
-    if compositional is None:
-        net: nn.Module = OneHotTaskMLP(in_features, 1, num_cells, num_tasks, activation)
-    else:
-        net = CompositionalMLP(
-            in_features,
-            1,
-            num_cells,
-            num_tasks,
-            num_param_sets,
-            activation,
-            task_weights,
-            compositional=compositional,
-            identical_init=identical_init,
-            w_init=w_init,
-            normalize_w=normalize_w,
-        )
+    net = _task_mlp(
+        in_features, 1, num_cells, num_tasks, num_param_sets, activation, task_weights,
+        compositional, identical_init, w_init, normalize_w,
+    )
     return ValueOperator(
         QValueNet(net), in_keys=[observation_key, action_key, task_key], out_keys=["state_action_value"]
     )

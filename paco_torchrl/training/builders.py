@@ -22,14 +22,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_env(cfg: DictConfig, seed: int) -> EnvBase:
-    """The run's multi-task env (task-major batch ``[T * envs_per_task]``), on CPU."""
+def make_env(cfg: DictConfig, seed: int, device: torch.device | str = "cpu") -> EnvBase:
+    """The run's multi-task env (task-major batch ``[T * envs_per_task]``), outputs on ``device``.
+
+    Meta-World itself steps on the CPU; ``device`` only places the returned tensors, so the
+    policy, the collector and the evaluation all see tensors on the training device.
+    """
     e = cfg.env
     if e.benchmark == "toy":
         from paco_torchrl.envs.toy import MultiTaskPointEnv
 
         return MultiTaskPointEnv(
-            e.num_toy_tasks, e.envs_per_task, max_episode_steps=e.max_episode_steps, seed=seed
+            e.num_toy_tasks, e.envs_per_task, max_episode_steps=e.max_episode_steps, device=device, seed=seed
         )
     from paco_torchrl.envs.metaworld import make_metaworld_env
 
@@ -41,6 +45,7 @@ def make_env(cfg: DictConfig, seed: int) -> EnvBase:
         reward_function_version=e.reward_function_version,
         envs_per_task=e.envs_per_task,
         backend=e.backend,
+        device=device,
     )
 
 
