@@ -23,6 +23,7 @@ from tensordict import TensorDict
 from torchrl.data import Bounded
 
 from paco_torchrl.baselines import ALGOS
+from paco_torchrl.nn import CompositionalMLP
 from paco_torchrl.objectives import MultiTaskSACLoss, PaCoUpdateStep, WReset, make_paco_optimizer
 from paco_torchrl.training import RunConfig
 
@@ -66,6 +67,27 @@ def make_batch(num_tasks: int, per_task: int) -> TensorDict:
     )
 
 
+def _forward_bmm_without_compose(self, x, task_id):
+    """Grouped per-task bmm as in PaCo, but with Φ slices as the per-task weights (no composition)."""
+    h = x.reshape(self.num_tasks, -1, x.shape[-1])
+    for i, layer in enumerate(self.layers):
+        index = torch.arange(self.num_tasks) % layer.num_param_sets
+        h = torch.baddbmm(layer.bias[index].unsqueeze(1), h, layer.weight[index].transpose(-1, -2))
+        if i < len(self.layers) - 1:
+            h = self.activation(h)
+    return h.reshape(*x.shape[:-1], h.shape[-1])
+
+
+def _forward_single_linear(self, x, task_id):
+    """One shared linear layer per level (Φ slice 0): PaCo's parameters and optimizer, MT-SAC's matmuls."""
+    h = x
+    for i, layer in enumerate(self.layers):
+        h = torch.nn.functional.linear(h, layer.weight[0], layer.bias[0])
+        if i < len(self.layers) - 1:
+            h = self.activation(h)
+    return h
+
+
 def time_updates(update, batch, steps: int) -> float:
     start = time.perf_counter()
     for _ in range(steps):
@@ -83,6 +105,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--actor-loss-form", default="dqda", choices=["dqda", "q"])
+    parser.add_argument(
+        "--decompose",
+        action="store_true",
+        help="also time PaCo with its forward replaced by (a) per-task bmm without composition and "
+        "(b) one shared linear per level, to split the overhead (these variants compute wrong values)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -91,12 +119,19 @@ def main() -> None:
         "paco": make_update("paco", args.tasks, args.k, args.cells, args.actor_loss_form),
         "mtsac": make_update("mtsac", args.tasks, args.k, args.cells, args.actor_loss_form),
     }
+    variants = {"paco": None, "mtsac": None}
+    if args.decompose:
+        variants.update({"paco: bmm, no compose": _forward_bmm_without_compose, "paco: single linear": _forward_single_linear})
     for update in updates.values():  # warm-up (allocator, Adam state)
         time_updates(update, batch, 3)
-    times: dict[str, list[float]] = {name: [] for name in updates}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    original = CompositionalMLP.forward
     for _ in range(args.rounds):
-        for name, update in updates.items():
+        for name, forward in variants.items():
+            CompositionalMLP.forward = forward or original
+            update = updates["mtsac" if name == "mtsac" else "paco"]
             times[name].append(time_updates(update, batch, args.steps))
+        CompositionalMLP.forward = original
     paco, mtsac = (statistics.median(times[n]) for n in ("paco", "mtsac"))
     print(
         f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
@@ -105,6 +140,10 @@ def main() -> None:
     )
     print(f"PaCo update   {paco * 1e3:8.1f} ms  (rounds: {', '.join(f'{t * 1e3:.1f}' for t in times['paco'])})")
     print(f"MT-SAC update {mtsac * 1e3:8.1f} ms  (rounds: {', '.join(f'{t * 1e3:.1f}' for t in times['mtsac'])})")
+    for name in variants:
+        if name.startswith("paco: "):
+            t = statistics.median(times[name])
+            print(f"{name:22s} {t * 1e3:8.1f} ms  (ratio to MT-SAC {t / mtsac:.3f})")
     print(f"ratio PaCo / MT-SAC = {paco / mtsac:.3f}  (target <= 1.25)")
 
 
