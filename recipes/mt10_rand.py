@@ -65,7 +65,7 @@ def train(cfg: DictConfig) -> dict:
 
     collector = Collector(
         env,
-        agent.actor,
+        agent.collect_policy,  # the actor with its exploration (SAC: sampling from the policy)
         frames_per_batch=env.batch_size[0],  # one vector step: one frame per env
         total_frames=cfg.collector.total_frames - frames,
         init_random_frames=max(0, cfg.collector.init_random_frames - frames),

@@ -67,7 +67,13 @@ def torch_threads(cfg: DictConfig) -> int:
 
 
 def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNamespace:
-    """Actor, critics, loss, optimizer, w-reset and the Algorithm-1 update step of ``cfg.algo``."""
+    """Actor, critics, loss, optimizer, w-reset and the Algorithm-1 update step of ``cfg.algo``.
+
+    Returns a namespace with ``actor`` (evaluated deterministically), ``collect_policy``
+    (what the collector runs), ``critics``, ``loss``, ``optimizer``, ``w_reset``,
+    ``target_updater``, ``update`` (one Algorithm-1 step on a balanced batch),
+    ``task_names`` and ``num_tasks``.
+    """
     names = task_names(cfg)
     num_tasks = len(names)
     algo = ALGOS[cfg.algo]
@@ -114,6 +120,7 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
     )
     return SimpleNamespace(
         actor=actor,
+        collect_policy=actor,  # SAC explores by sampling its TanhNormal policy
         critics=critics,
         loss=loss,
         optimizer=optimizer,
