@@ -26,6 +26,7 @@ from paco_torchrl.baselines import ALGOS
 from paco_torchrl.nn import CompositionalMLP
 from paco_torchrl.objectives import MultiTaskSACLoss, PaCoUpdateStep, WReset, make_paco_optimizer
 from paco_torchrl.training import RunConfig
+from paco_torchrl.training.system import tune_malloc
 
 warnings.filterwarnings("ignore")
 OBS, ACT = 39, 4
@@ -105,6 +106,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--actor-loss-form", default="dqda", choices=["dqda", "q"])
+    parser.add_argument("--no-tune-malloc", action="store_true", help="keep glibc's default malloc settings")
     parser.add_argument(
         "--decompose",
         action="store_true",
@@ -113,6 +115,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    tuned = False if args.no_tune_malloc else tune_malloc()
     torch.manual_seed(0)
     batch = make_batch(args.tasks, args.batch // args.tasks)
     updates = {
@@ -136,7 +139,7 @@ def main() -> None:
     print(
         f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"threads {args.threads}; T={args.tasks} K={args.k} cells={args.cells} batch={args.batch} "
-        f"actor_loss_form={args.actor_loss_form}; {args.rounds} rounds x {args.steps} updates"
+        f"actor_loss_form={args.actor_loss_form}; tune_malloc={tuned}; {args.rounds} rounds x {args.steps} updates"
     )
     print(f"PaCo update   {paco * 1e3:8.1f} ms  (rounds: {', '.join(f'{t * 1e3:.1f}' for t in times['paco'])})")
     print(f"MT-SAC update {mtsac * 1e3:8.1f} ms  (rounds: {', '.join(f'{t * 1e3:.1f}' for t in times['mtsac'])})")

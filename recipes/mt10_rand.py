@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from torchrl.collectors import Collector
 from tqdm import tqdm
 
+from paco_torchrl.training.system import tune_malloc
 from paco_torchrl.training import (
     CHECKPOINT_NAME,
     CheckpointError,
@@ -49,6 +50,7 @@ def train(cfg: DictConfig) -> dict:
     validate_config(cfg)  # every value checked before any env starts
     device = resolve_device(cfg.device)
     torch.set_num_threads(torch_threads(cfg))
+    tune_malloc()  # reuse the per-call composed-weight buffers instead of re-mapping them
     run_dir = prepare_run_dir(cfg)
     seed_everything(cfg.seed)
 
