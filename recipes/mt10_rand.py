@@ -130,8 +130,11 @@ def train(cfg: DictConfig) -> dict:
 
 def main(config: Path = CONFIG, argv: list[str] | None = None) -> int:
     """Command line: ``key=value`` overrides of ``config``; bad input gets one line and exit code 2."""
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        cfg = load_config(config, sys.argv[1:] if argv is None else argv)
+        cfg = load_config(config, argv)
+        if cfg.resume is not None and (Path(cfg.resume) / "config.yaml").is_file():
+            cfg = load_config(Path(cfg.resume) / "config.yaml", argv)  # the run's own settings + overrides
         validate_config(cfg)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)

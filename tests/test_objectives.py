@@ -712,3 +712,20 @@ def test_update_step_bad_threshold():
     _, _, loss = _build()
     with pytest.raises(ValueError):
         PaCoUpdateStep(loss, make_paco_optimizer(loss), loss_threshold=0.0)
+
+
+def test_state_dict_round_trip_keeps_w_shared():
+    """load_state_dict restores every tensor and leaves the critics' W a view of the actor's W."""
+    actor, qvalues, loss = _build(1, share_w=True)
+    actor2, qvalues2, loss2 = _build(2, share_w=True)
+    assert not torch.equal(_actor_w(actor), _actor_w(actor2))
+    loss2.load_state_dict(loss.state_dict())
+    for key, value in loss.state_dict().items():
+        assert torch.equal(value, loss2.state_dict()[key]), key
+    w2 = _actor_w(actor2)
+    view = loss2.task_weight_tensors()
+    critic_view = next(v for k, v in view.items() if k.startswith("qvalue."))
+    assert critic_view.data_ptr() == w2.data_ptr()
+    with torch.no_grad():
+        w2.add_(1.0)
+    assert torch.equal(critic_view[0], w2)

@@ -61,3 +61,31 @@ def test_paco_learns_the_toy_env(tmp_path):
     print(f"toy: mean success {results['mean_success']:.2f} in {elapsed:.0f} s: {results['per_task_success']}")
     assert results["mean_success"] >= 0.9
     assert torch.tensor(list(results["per_task_success"].values())).min() >= 0.7
+
+
+def test_resume_continues_with_the_runs_own_config(tmp_path):
+    run = tmp_path / "run"
+    common = ["env.benchmark=toy", "env.num_toy_tasks=2", "env.max_episode_steps=10", "optim.batch_size=32",
+              "network.num_cells=[16]", "collector.init_random_frames=40", "eval.episodes_per_task=1",
+              "eval.interval_frames=1000", "logger.interval_frames=100", "checkpoint.interval_frames=100",
+              "progress=false", "threads=1", "device=cpu"]
+    assert mt10_rand.main(mt10_rand.CONFIG, common + ["paco.num_param_sets=3", "collector.total_frames=200",
+                                                      f"output_dir={run}"]) == 0
+    first = load_checkpoint(run / "checkpoint.pt")
+    assert first["frames"] == 200 and first["updates"] == (200 - 40) // 2 + 1
+    # no paco.num_param_sets here: the run's own K=3 must come back from its config.yaml
+    assert mt10_rand.main(mt10_rand.CONFIG, [f"resume={run}", "collector.total_frames=300"]) == 0
+    second = load_checkpoint(run / "checkpoint.pt")
+    assert second["frames"] == 300 and second["updates"] == first["updates"] + 50
+    phi = [v for k, v in second["loss"].items() if k.endswith("layers.0.weight")]
+    assert phi and all(p.shape[-3] == 3 for p in phi)
+    assert json.loads((run / "results.json").read_text())["frames"] == 300
+
+
+def test_resume_from_a_corrupt_checkpoint_is_one_clear_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    code = mt10_rand.main(mt10_rand.CONFIG, ["env.benchmark=toy", f"resume={run}", "progress=false", "threads=1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: cannot read checkpoint")

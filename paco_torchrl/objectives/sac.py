@@ -220,17 +220,40 @@ class MultiTaskSACLoss(SACLoss):
         for key in self._task_weight_keys:
             self.target_qvalue_network_params.get(key).copy_(self.qvalue_network_params.get(key))
 
+    def _shared_view_keys(self) -> list[tuple[str, ...]]:
+        """Critic W entries that are views of a W held elsewhere (not Parameters of their own)."""
+        return [
+            key for key in self._shared_w_sources if not isinstance(self.qvalue_network_params.get(key), nn.Parameter)
+        ]
+
+    def _set_critic_w_entry(self, key: tuple[str, ...], value: torch.Tensor) -> None:
+        params = self.qvalue_network_params
+        params.unlock_()
+        params._set_tuple(key, value, inplace=False, validated=True)
+        params.lock_()
+
+    def _tie_shared_task_weights(self, keys: list[tuple[str, ...]]) -> None:
+        """Points the critics' W entries back at views of the shared W."""
+        for key in keys:
+            tw = self._shared_w_sources[key]
+            size = self.qvalue_network_params.get(key).shape[0]
+            self._set_critic_w_entry(key, tw.weight.expand(size, *tw.weight.shape))
+
     def _apply(self, fn, *args, **kwargs):
+        keys = self._shared_view_keys()
         out = super()._apply(fn, *args, **kwargs)
         # A device/dtype cast replaces the critics' views of a shared W by copies: re-tie them.
-        for key, tw in self._shared_w_sources.items():
-            current = self.qvalue_network_params.get(key)
-            if not isinstance(current, nn.Parameter):
-                self.qvalue_network_params.unlock_()
-                self.qvalue_network_params._set_tuple(
-                    key, tw.weight.expand(current.shape[0], *tw.weight.shape), inplace=False, validated=True
-                )
-                self.qvalue_network_params.lock_()
+        self._tie_shared_task_weights(keys)
+        return out
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Loads like ``nn.Module``; the critics' views of a shared W follow the loaded W."""
+        keys = self._shared_view_keys()
+        for key in keys:  # a view cannot be written into: load into a stand-in, then re-tie
+            self._set_critic_w_entry(key, self.qvalue_network_params.get(key).clone())
+        out = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self._tie_shared_task_weights(keys)
+        self._erase_cache()
         return out
 
     @property
