@@ -1,4 +1,21 @@
-"""``algo=`` choices: PaCo, its stabilisation ablations (Table 2) and MT-SAC, as configurations of the same parts."""
+"""``algo=`` choices: PaCo, its ablations and the §4.3 baselines, as configurations of the same parts.
+
+§4.3 of the paper derives the usual baselines from ``θ_τ = Φ w_τ`` with special ``Φ`` and ``w``;
+they are built here literally that way, from :class:`~paco_torchrl.nn.CompositionalMLP` and a
+fixed one-hot :class:`~paco_torchrl.nn.TaskWeights`:
+
+=============  ==========================================================================
+``single_task``  ``K = T``, fixed one-hot ``w``, every layer compositional: ``T`` independent
+                 networks (slice ``τ`` of every layer is task ``τ``'s network) trained side by side.
+``mhsac``        ``K = T``, fixed one-hot ``w``, only the output layer compositional: a shared
+                 trunk (observation only, no task id, as mtrl's multi-head SAC) and one head per task.
+``mtsac``        ``K = 1``, ``w = 1``: one plain MLP for all tasks with the one-hot task id appended
+                 to its input (no ``TaskWeights`` and no compositional layer at all).
+=============  ==========================================================================
+
+The baselines use none of PaCo's stabilisation (the paper's baselines have neither loss
+maskout nor w-reset; with a fixed ``w`` there is nothing to reset anyway).
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,9 +25,13 @@ from omegaconf import DictConfig
 from torch import nn
 from torchrl.data import TensorSpec
 
-from paco_torchrl.modules import make_paco_actor, make_paco_qvalue, make_paco_actor_critic
+from paco_torchrl.modules import make_paco_actor, make_paco_actor_critic, make_paco_qvalue
+from paco_torchrl.nn import TaskWeights
 
 NetworkBuilder = Callable[[DictConfig, int, TensorSpec, int], tuple[nn.Module, list[nn.Module]]]
+
+# ``paco.*`` keys that change a PaCo network's structure (they name a variant in reports).
+STRUCTURE_KEYS = ("num_param_sets", "scope", "w_init", "share_w", "identical_init", "normalize_w")
 
 
 def build_paco_networks(
@@ -53,6 +74,67 @@ def build_mtsac_networks(
     return actor, critics
 
 
+def build_one_hot_networks(
+    cfg: DictConfig,
+    observation_dim: int,
+    action_spec: TensorSpec,
+    num_tasks: int,
+    *,
+    compositional: str = "all",
+) -> tuple[nn.Module, list[nn.Module]]:
+    """PaCo networks with ``K = T`` and a fixed one-hot ``W`` (a buffer, never trained or reset).
+
+    ``compositional="all"`` gives single-task networks, ``"output"`` multi-head networks (§4.3).
+    Every ``Φ`` slice is initialised independently, like ``T`` separately built ``nn.Linear``.
+    ``paco.num_param_sets``, ``w_init``, ``scope`` and ``share_w`` are ignored.
+
+    Examples:
+        >>> from torchrl.data import Bounded
+        >>> from paco_torchrl.training import load_config
+        >>> cfg = load_config(None, ["network.num_cells=[16]"])
+        >>> actor, critics = build_one_hot_networks(cfg, 6, Bounded(-1.0, 1.0, shape=(2,)), num_tasks=3)
+        >>> w = actor.module[0].module.net.task_weights
+        >>> w.weight.tolist(), w.weight.requires_grad, len(critics)
+        ([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], False, 2)
+    """
+    def one_hot() -> TaskWeights:  # a buffer per network: nothing to share, since nothing trains it
+        return TaskWeights(num_tasks, num_tasks, init="one_hot", trainable=False)
+
+    cells = tuple(cfg.network.num_cells)
+    common = dict(compositional=compositional, identical_init=False)
+    actor = make_paco_actor(
+        observation_dim,
+        action_spec,
+        num_tasks,
+        num_tasks,
+        cells,
+        task_weights=one_hot(),
+        log_std_bounds=(cfg.network.log_std_min, cfg.network.log_std_max),
+        **common,
+    )
+    critics = [
+        make_paco_qvalue(
+            observation_dim, action_spec.shape[-1], num_tasks, num_tasks, cells, task_weights=one_hot(), **common
+        )
+        for _ in range(2)
+    ]
+    return actor, critics
+
+
+def build_single_task_networks(
+    cfg: DictConfig, observation_dim: int, action_spec: TensorSpec, num_tasks: int
+) -> tuple[nn.Module, list[nn.Module]]:
+    """Single-task SAC ×T (§4.3): ``Φ = [φ_1 … φ_T]`` in every layer, ``w_τ = e_τ`` fixed."""
+    return build_one_hot_networks(cfg, observation_dim, action_spec, num_tasks, compositional="all")
+
+
+def build_mhsac_networks(
+    cfg: DictConfig, observation_dim: int, action_spec: TensorSpec, num_tasks: int
+) -> tuple[nn.Module, list[nn.Module]]:
+    """Multi-head SAC (§4.3): shared trunk ``φ'``, output layer ``[ψ_1 … ψ_T]``, ``w_τ = e_τ`` fixed."""
+    return build_one_hot_networks(cfg, observation_dim, action_spec, num_tasks, compositional="output")
+
+
 @dataclass(frozen=True)
 class Algo:
     """One ``algo=`` choice.
@@ -63,6 +145,12 @@ class Algo:
         build_networks: ``(cfg, observation_dim, action_spec, num_tasks) -> (actor, critics)``.
         loss_maskout: drop tasks over ``ε`` from the loss (overrides ``paco.loss_maskout``).
         w_reset: re-initialise dropped tasks' ``w`` (overrides ``paco.w_reset``).
+        structure_keys: ``paco.*`` keys this algo's networks read; a non-default value
+            makes a distinct variant in reports (see :func:`variant_label`).
+
+    Examples:
+        >>> ALGOS["mhsac"].stabilisation(None)
+        (False, False)
     """
 
     name: str
@@ -70,8 +158,9 @@ class Algo:
     build_networks: NetworkBuilder
     loss_maskout: bool | None = None
     w_reset: bool | None = None
+    structure_keys: tuple[str, ...] = ()
 
-    def stabilisation(self, cfg: DictConfig) -> tuple[bool, bool]:
+    def stabilisation(self, cfg: DictConfig | None) -> tuple[bool, bool]:
         """``(loss_maskout, w_reset)`` for this algo under ``cfg``."""
         maskout = cfg.paco.loss_maskout if self.loss_maskout is None else self.loss_maskout
         reset = cfg.paco.w_reset if self.w_reset is None else self.w_reset
@@ -81,9 +170,45 @@ class Algo:
 ALGOS: dict[str, Algo] = {
     a.name: a
     for a in (
-        Algo("paco", "PaCo: loss maskout + w-reset", build_paco_networks),
-        Algo("paco_maskout", "PaCo-Maskout: loss maskout, no w-reset", build_paco_networks, True, False),
-        Algo("paco_vanilla", "PaCo-Vanilla: no maskout, no w-reset", build_paco_networks, False, False),
-        Algo("mtsac", "Multi-task SAC: one network, one-hot task input, per-task α", build_mtsac_networks, False, False),
+        Algo("paco", "PaCo: loss maskout + w-reset", build_paco_networks, structure_keys=STRUCTURE_KEYS),
+        Algo("paco_maskout", "PaCo-Maskout: loss maskout, no w-reset", build_paco_networks, True, False,
+             STRUCTURE_KEYS),
+        Algo("paco_vanilla", "PaCo-Vanilla: no maskout, no w-reset", build_paco_networks, False, False,
+             STRUCTURE_KEYS),
+        Algo("mtsac", "Multi-task SAC: one network, one-hot task input, per-task α", build_mtsac_networks,
+             False, False),
+        Algo("mhsac", "Multi-head SAC: shared trunk, one output head per task (K=T, fixed one-hot w)",
+             build_mhsac_networks, False, False),
+        Algo("single_task", "Single-task SAC ×T: independent networks (K=T, fixed one-hot w)",
+             build_single_task_networks, False, False),
     )
 }
+
+
+def variant_label(cfg: DictConfig) -> str:
+    """The name of a run's variant: ``algo`` plus its non-default structure keys (and ``loss``).
+
+    Defaults are the schema's (:class:`~paco_torchrl.training.config.PaCoConfig`); ``K`` stands
+    for ``paco.num_param_sets``. Keys an algo does not read are ignored (``mtsac`` is ``mtsac``
+    whatever ``paco.num_param_sets`` says).
+
+    Examples:
+        >>> from paco_torchrl.training import load_config
+        >>> variant_label(load_config(None, ["paco.num_param_sets=10", "paco.w_init=one_hot"]))
+        'paco K=10 w_init=one_hot'
+        >>> variant_label(load_config(None, ["algo=mtsac", "paco.num_param_sets=3"]))
+        'mtsac'
+    """
+    from paco_torchrl.training.config import PaCoConfig
+
+    defaults = PaCoConfig()
+    parts = [cfg.algo]
+    algo = ALGOS.get(cfg.algo)
+    for key in algo.structure_keys if algo is not None else ():
+        value = cfg.paco[key]
+        if value != getattr(defaults, key):
+            name = "K" if key == "num_param_sets" else key
+            parts.append(f"{name}={str(value).lower() if isinstance(value, bool) else value}")
+    if cfg.get("loss", "sac") != "sac":  # another RL loss than SAC makes another variant
+        parts.append(f"loss={cfg.loss}")
+    return " ".join(parts)
