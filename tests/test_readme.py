@@ -19,6 +19,23 @@ def test_readme_example_runs():
     assert set(namespace["metrics"].keys()) >= {"loss_actor", "loss_qvalue", "loss_alpha", "kept", "reset"}
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_readme_own_loss_example_runs():
+    """The second python block: a user's own LossModule wrapped in PerTaskLoss."""
+    code = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[1]
+    namespace: dict = {}
+    exec(compile(code, str(README), "exec"), namespace)
+    task_losses, metrics = namespace["task_losses"], namespace["metrics"]
+    assert task_losses.batch_size == (4,) and set(task_losses.keys()) == {"loss_bc"}
+    assert set(metrics.keys()) >= {"loss_bc", "kept", "over_threshold", "reset"}
+    # the per-task losses are the task means of the user's per-sample losses
+    batch, loss = namespace["batch"], namespace["loss"]
+    per_sample = loss.loss_module(batch)["loss_bc"]
+    assert per_sample.shape == (4, 8)
+    assert (loss(batch)["loss_bc"] - per_sample.mean(-1)).abs().max() < 1e-5
+    assert namespace["loss"].task_weight_tensors()  # W of the user's actor reaches WReset
+
+
 def test_readme_names_the_commands():
     text = README.read_text()
     assert "python recipes/mt10_rand.py" in text and "python -m pytest -q" in text

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 import torch
 from omegaconf import DictConfig
 from torchrl.envs import EnvBase
-from torchrl.objectives import SoftUpdate
 
 from paco_torchrl.baselines import ALGOS
 from paco_torchrl.data import TaskBalancedReplayBuffer
-from paco_torchrl.objectives import MultiTaskSACLoss, PaCoUpdateStep, WReset, make_paco_optimizer
+from paco_torchrl.objectives import PaCoUpdateStep, WReset, make_paco_optimizer
 from paco_torchrl.training.config import task_names
+from paco_torchrl.training.losses import LoggedUpdateStep, make_loss
 
 
 def resolve_device(name: str) -> torch.device:
@@ -67,12 +67,13 @@ def torch_threads(cfg: DictConfig) -> int:
 
 
 def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNamespace:
-    """Actor, critics, loss, optimizer, w-reset and the Algorithm-1 update step of ``cfg.algo``.
+    """Actor, critics, loss, optimizer, w-reset and the Algorithm-1 update step of ``cfg.algo`` / ``cfg.loss``.
 
     Returns a namespace with ``actor`` (evaluated deterministically), ``collect_policy``
-    (what the collector runs), ``critics``, ``loss``, ``optimizer``, ``w_reset``,
-    ``target_updater``, ``update`` (one Algorithm-1 step on a balanced batch),
-    ``task_names`` and ``num_tasks``.
+    (what the collector runs: the actor with its exploration), ``critics``, ``loss``
+    (per-task losses, see :mod:`paco_torchrl.training.losses`), ``optimizer``, ``w_reset``,
+    ``target_updater`` (``None`` for a loss without target networks), ``update`` (one
+    Algorithm-1 step on a balanced batch), ``task_names`` and ``num_tasks``.
     """
     names = task_names(cfg)
     num_tasks = len(names)
@@ -82,20 +83,8 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
     actor, critics = algo.build_networks(cfg, observation_dim, action_spec, num_tasks)
     actor = actor.to(device)
     critics = [q.to(device) for q in critics]
-    sac = cfg.sac
-    loss = MultiTaskSACLoss(
-        actor,
-        critics,
-        num_tasks,
-        num_qvalue_nets=len(critics),
-        loss_function=sac.loss_function,
-        alpha_init=sac.alpha_init,
-        min_alpha=sac.min_alpha,
-        max_alpha=sac.max_alpha,
-        target_entropy=sac.target_entropy,
-        gamma=cfg.optim.gamma,
-        actor_loss_form=sac.actor_loss_form,
-    )
+    parts = make_loss(cfg, observation_dim, action_spec, num_tasks, actor, critics, device)
+    loss = parts.loss
     optimizer = make_paco_optimizer(
         loss, cfg.optim.lr, alpha_lr=cfg.optim.alpha_lr, w_lr=cfg.optim.w_lr, eps=cfg.optim.eps
     )
@@ -109,23 +98,21 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
             beta=cfg.paco.w_reset_beta,
             reset_optimizer_state=cfg.paco.reset_optimizer_state,
         )
-    target_updater = SoftUpdate(loss, tau=cfg.optim.tau)
-    update = PaCoUpdateStep(
-        loss,
-        optimizer,
-        target_updater,
-        loss_threshold=cfg.paco.loss_threshold,
-        loss_maskout=maskout,
-        w_reset=w_reset,
-    )
+    step_kwargs = dict(loss_threshold=cfg.paco.loss_threshold, loss_maskout=maskout, w_reset=w_reset)
+    if parts.metric_fill:
+        update = LoggedUpdateStep(
+            loss, optimizer, parts.target_updater, metric_fill=parts.metric_fill, **step_kwargs
+        )
+    else:
+        update = PaCoUpdateStep(loss, optimizer, parts.target_updater, **step_kwargs)
     return SimpleNamespace(
-        actor=actor,
-        collect_policy=actor,  # SAC explores by sampling its TanhNormal policy
-        critics=critics,
+        actor=parts.actor,
+        collect_policy=parts.collect_policy,
+        critics=parts.critics,
         loss=loss,
         optimizer=optimizer,
         w_reset=w_reset,
-        target_updater=target_updater,
+        target_updater=parts.target_updater,
         update=update,
         task_names=names,
         num_tasks=num_tasks,

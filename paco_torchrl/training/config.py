@@ -16,6 +16,7 @@ DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "gym_vector", "serial", "parallel")
 BENCHMARKS = ("MT10", "MT50", "toy")
 LOGGERS = ("csv", "tensorboard")
+LOSSES = ("sac", "td3", "redq", "crossq")  # see paco_torchrl/training/losses.py
 
 
 @dataclass
@@ -110,6 +111,7 @@ class RunConfig:
     output_dir: Any = None  # None = runs/<benchmark>-<algo>-seed<seed>-<time>
     resume: Any = None
     algo: str = "paco"
+    loss: str = "sac"  # sac (MultiTaskSACLoss) | td3 | redq | crossq (TorchRL losses, per task)
     progress: bool = True
     env: EnvConfig = field(default_factory=EnvConfig)
     collector: CollectorConfig = field(default_factory=CollectorConfig)
@@ -172,6 +174,7 @@ def validate_config(cfg: DictConfig) -> None:
 
         _check(torch.cuda.is_available(), "device", "cuda requested but torch.cuda.is_available() is False")
     _check(cfg.algo in ALGOS, "algo", f"must be one of {tuple(ALGOS)}, got {cfg.algo!r}")
+    _check(cfg.loss in LOSSES, "loss", f"must be one of {LOSSES}, got {cfg.loss!r}")
     _check(cfg.threads is None or int(cfg.threads) >= 1, "threads", f"must be >= 1, got {cfg.threads}")
     env = cfg.env
     _check(env.benchmark in BENCHMARKS, "env.benchmark", f"must be one of {BENCHMARKS}, got {env.benchmark!r}")
