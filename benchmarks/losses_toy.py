@@ -1,7 +1,7 @@
 """Toy-env comparison of the ``loss=`` choices with PaCo networks (results: ``losses_toy.md``).
 
     python benchmarks/losses_toy.py                      # sac td3 redq crossq, seeds 0 1
-    python benchmarks/losses_toy.py --losses td3 --seeds 0 1 2
+    python benchmarks/losses_toy.py --losses td3 --seeds 0 1 2 --set optim.lr=1e-3
 
 Runs the MT10-rand recipe sequentially, one torch thread, on the toy multi-task env with the
 settings of ``tests/test_recipe.py::test_paco_learns_the_toy_env`` (4 tasks, 20-step episodes,
@@ -33,10 +33,12 @@ TOY = [
 ]
 
 
-def run(loss: str, seed: int) -> tuple[float, float, dict]:
+def run(loss: str, seed: int, overrides: list[str] = ()) -> tuple[float, float, dict]:
     """``(mean success, wall-clock seconds, per-task success)`` of one run."""
     with tempfile.TemporaryDirectory() as out:
-        cfg = load_config(mt10_rand.CONFIG, [*TOY, f"loss={loss}", f"seed={seed}", f"output_dir={out}"])
+        cfg = load_config(
+            mt10_rand.CONFIG, [*TOY, f"loss={loss}", f"seed={seed}", f"output_dir={out}", *overrides]
+        )
         start = time.perf_counter()
         results = mt10_rand.train(cfg)
         return results["mean_success"], time.perf_counter() - start, results["per_task_success"]
@@ -46,13 +48,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--losses", nargs="+", default=["sac", "td3", "redq", "crossq"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra config overrides")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     torch.set_num_threads(1)
     rows = []
     for loss in args.losses:
         for seed in args.seeds:
-            success, seconds, per_task = run(loss, seed)
+            success, seconds, per_task = run(loss, seed, args.set)
             worst = min(per_task.values())
             print(f"{loss} seed {seed}: mean success {success:.3f} (worst task {worst:.2f}) in {seconds:.0f} s",
                   file=sys.stderr, flush=True)

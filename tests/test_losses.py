@@ -305,11 +305,16 @@ def test_metaworld_recipe_runs_each_loss(tmp_path, loss):
 
 
 def test_td3_paco_learns_the_toy_env(tmp_path):
-    """TD3 on PaCo networks (K=2, 4 tasks needing opposite behaviour) reaches >= 90% mean success."""
+    """TD3 on PaCo networks (K=2, 4 tasks needing opposite behaviour) reaches >= 90% mean success.
+
+    The SAC test's settings except Φ's learning rate: with 3e-4 TD3 reached 0.925 / 1.0 / 0.863 on
+    seeds 0-2, with 1e-3 it reached >= 0.975 on seeds 0-4 (benchmarks/losses_toy.md).
+    """
     cfg = load_config(mt10_rand.CONFIG, [
         "loss=td3", "env.benchmark=toy", "env.num_toy_tasks=4", "env.max_episode_steps=20",
         "collector.total_frames=16000", "collector.init_random_frames=800", "collector.updates_per_step=2",
-        "optim.batch_size=256", "optim.gamma=0.9", "network.num_cells=[64,64]", "paco.num_param_sets=2",
+        "optim.batch_size=256", "optim.lr=1e-3", "optim.gamma=0.9", "network.num_cells=[64,64]",
+        "paco.num_param_sets=2",
         "eval.interval_frames=100000", "eval.episodes_per_task=20", "checkpoint.interval_frames=100000",
         "logger.interval_frames=2000", f"output_dir={tmp_path}", "device=cpu", "progress=false", "threads=1",
         "seed=0",
