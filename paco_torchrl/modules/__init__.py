@@ -3,20 +3,24 @@ from __future__ import annotations
 
 from paco_torchrl.modules.actor_critic import (
     SCOPES,
+    as_action_spec,
     GaussianPolicyNet,
     QValueNet,
     find_task_weights,
     make_paco_actor,
     make_paco_actor_critic,
     make_paco_qvalue,
+    make_task_mlp,
 )
 
 __all__ = [
     "SCOPES",
+    "as_action_spec",
     "GaussianPolicyNet",
     "QValueNet",
     "find_task_weights",
     "make_paco_actor",
     "make_paco_actor_critic",
     "make_paco_qvalue",
+    "make_task_mlp",
 ]

@@ -42,13 +42,13 @@ class QValueNet(nn.Module):
         return self.net(torch.cat([observation, action], dim=-1), task_id)
 
 
-def _action_spec(action_spec: TensorSpec | int) -> TensorSpec:
+def as_action_spec(action_spec: TensorSpec | int) -> TensorSpec:
     if isinstance(action_spec, int):
         return Bounded(-1.0, 1.0, shape=(action_spec,))
     return action_spec
 
 
-def _task_mlp(
+def make_task_mlp(
     in_features: int,
     out_features: int,
     num_cells: Sequence[int],
@@ -61,7 +61,10 @@ def _task_mlp(
     w_init: str,
     normalize_w: bool,
 ) -> nn.Module:
-    """A :class:`CompositionalMLP`, or a one-hot-input :class:`OneHotTaskMLP` when ``compositional`` is None."""
+    """A :class:`CompositionalMLP`, or a one-hot-input :class:`OneHotTaskMLP` when ``compositional`` is None.
+
+    The network behind every actor and critic builder (``forward(x, task_id)``).
+    """
     if compositional is None:
         return OneHotTaskMLP(in_features, out_features, num_cells, num_tasks, activation)
     return CompositionalMLP(
@@ -130,9 +133,9 @@ def make_paco_actor(
         >>> actor(td)["action"].shape
         torch.Size([10, 4])
     """
-    spec = _action_spec(action_spec)
+    spec = as_action_spec(action_spec)
     action_dim = spec.shape[-1]
-    mlp = _task_mlp(
+    mlp = make_task_mlp(
         observation_dim, 2 * action_dim, num_cells, num_tasks, num_param_sets, activation, task_weights,
         compositional, identical_init, w_init, normalize_w,
     )
@@ -198,7 +201,7 @@ def make_paco_qvalue(
         torch.Size([10, 1])
     """
     in_features = observation_dim + action_dim
-    net = _task_mlp(
+    net = make_task_mlp(
         in_features, 1, num_cells, num_tasks, num_param_sets, activation, task_weights,
         compositional, identical_init, w_init, normalize_w,
     )
@@ -242,7 +245,7 @@ def make_paco_actor_critic(
     """
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
-    spec = _action_spec(action_spec)
+    spec = as_action_spec(action_spec)
     common = dict(activation=activation, identical_init=identical_init, w_init=w_init, normalize_w=normalize_w)
     actor = make_paco_actor(
         observation_dim,

@@ -22,7 +22,7 @@ from paco_torchrl.objectives.per_task import per_task_mean
 ACTOR_LOSS_FORMS = ("dqda", "q")
 
 
-def _replicate(qvalue: nn.Module, n: int, shared: list[TaskWeights]) -> list[nn.Module]:
+def replicate_qvalue(qvalue: nn.Module, n: int, shared: list[TaskWeights]) -> list[nn.Module]:
     """``n`` critics: the given one plus freshly initialised copies that keep shared ``W`` objects."""
     critics = [qvalue]
     for _ in range(n - 1):
@@ -133,7 +133,7 @@ class MultiTaskSACLoss(SACLoss):
             if len(critics) != num_qvalue_nets:
                 raise ValueError(f"got {len(critics)} critics but num_qvalue_nets={num_qvalue_nets}")
         else:
-            critics = _replicate(qvalue_network, num_qvalue_nets, actor_w + find_task_weights(qvalue_network))
+            critics = replicate_qvalue(qvalue_network, num_qvalue_nets, actor_w + find_task_weights(qvalue_network))
         spec = getattr(actor_network, "spec", None)
         action_dim = spec["action"].shape[-1] if spec is not None and "action" in spec.keys() else None
         if target_entropy is None:

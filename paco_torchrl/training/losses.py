@@ -33,14 +33,14 @@ from omegaconf import DictConfig
 from tensordict import TensorDictBase
 from tensordict.nn import TensorDictModuleBase, TensorDictSequential
 from torch import nn
-from torchrl.data import Bounded, TensorSpec
+from torchrl.data import TensorSpec
 from torchrl.modules import Actor, AdditiveGaussianModule
 from torchrl.objectives import CrossQLoss, LossModule, REDQLoss, SoftUpdate, TD3Loss
 
-from paco_torchrl.modules import find_task_weights
+from paco_torchrl.modules import as_action_spec, find_task_weights, make_task_mlp
 from paco_torchrl.nn import CompositionalLinear, CompositionalMLP, OneHotTaskMLP, TaskWeights
 from paco_torchrl.objectives import MultiTaskSACLoss, PaCoUpdateStep, PerTaskLoss
-from paco_torchrl.objectives.sac import _replicate
+from paco_torchrl.objectives.sac import replicate_qvalue
 
 TD3_POLICY_NOISE = 0.2  # target policy smoothing noise (TorchRL / TD3 paper default)
 TD3_NOISE_CLIP = 0.5
@@ -90,15 +90,11 @@ def make_paco_deterministic_actor(
         >>> bool(actor(td)["action"].abs().max() <= 1)
         True
     """
-    spec = Bounded(-1.0, 1.0, shape=(action_spec,)) if isinstance(action_spec, int) else action_spec
-    action_dim = spec.shape[-1]
-    if compositional is None:
-        net: nn.Module = OneHotTaskMLP(observation_dim, action_dim, num_cells, num_tasks, activation)
-    else:
-        net = CompositionalMLP(
-            observation_dim, action_dim, num_cells, num_tasks, num_param_sets, activation, task_weights,
-            compositional=compositional, identical_init=identical_init, w_init=w_init, normalize_w=normalize_w,
-        )
+    spec = as_action_spec(action_spec)
+    net = make_task_mlp(
+        observation_dim, spec.shape[-1], num_cells, num_tasks, num_param_sets, activation, task_weights,
+        compositional, identical_init, w_init, normalize_w,
+    )
     low, high = spec.space.low, spec.space.high
     return Actor(TanhPolicyNet(net, low, high), in_keys=["observation", "task_id"], spec=spec)
 
@@ -216,7 +212,7 @@ def _redq(cfg, observation_dim, action_spec, num_tasks, actor, critics, device) 
     n = REDQ_NUM_QVALUE_NETS
     shared = find_task_weights(actor) + find_task_weights(critics[0])
     if len(critics) < n:  # fresh Φ, same W objects
-        critics = list(critics) + _replicate(critics[0], n - len(critics) + 1, shared)[1:]
+        critics = list(critics) + replicate_qvalue(critics[0], n - len(critics) + 1, shared)[1:]
     redq = REDQLoss(
         actor, critics[:n], num_qvalue_nets=n, sub_sample_len=REDQ_SUB_SAMPLE_LEN, **_alpha_kwargs(cfg, action_spec)
     )
