@@ -86,7 +86,12 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
     parts = make_loss(cfg, observation_dim, action_spec, num_tasks, actor, critics, device)
     loss = parts.loss
     optimizer = make_paco_optimizer(
-        loss, cfg.optim.lr, alpha_lr=cfg.optim.alpha_lr, w_lr=cfg.optim.w_lr, eps=cfg.optim.eps
+        loss,
+        cfg.optim.lr,
+        alpha_lr=cfg.optim.alpha_lr,
+        w_lr=cfg.optim.w_lr,
+        eps=cfg.optim.eps,
+        capturable=cfg.cudagraphs,
     )
     maskout, reset = algo.stabilisation(cfg)
     w_reset = None
@@ -98,7 +103,14 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
             beta=cfg.paco.w_reset_beta,
             reset_optimizer_state=cfg.paco.reset_optimizer_state,
         )
-    step_kwargs = dict(loss_threshold=cfg.paco.loss_threshold, loss_maskout=maskout, w_reset=w_reset)
+    step_kwargs = dict(
+        loss_threshold=cfg.paco.loss_threshold,
+        loss_maskout=maskout,
+        w_reset=w_reset,
+        compile=cfg.compile,
+        compile_mode=cfg.compile_mode,
+        cudagraphs=cfg.cudagraphs,
+    )
     if parts.metric_fill:
         update = LoggedUpdateStep(
             loss, optimizer, parts.target_updater, metric_fill=parts.metric_fill, **step_kwargs

@@ -5,6 +5,7 @@ with a one-line error naming the key and what is allowed.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ BACKENDS = ("auto", "gym_vector", "serial", "parallel")
 BENCHMARKS = ("MT10", "MT50", "toy")
 LOGGERS = ("csv", "tensorboard")
 LOSSES = ("sac", "td3", "redq", "crossq")  # see paco_torchrl/training/losses.py
+FAULT_KINDS = ("scale", "nan", "inf")
 
 
 @dataclass
@@ -95,6 +97,17 @@ class EvalConfig:
 @dataclass
 class CheckpointConfig:
     interval_frames: int = 1_000_000
+    replay: bool = True  # save the replay buffer (memory-mapped) with each checkpoint: exact resume
+
+
+@dataclass
+class FaultConfig:
+    """Fault injection (off by default): one task's reward explodes from ``at_frame`` on."""
+
+    task: Any = None  # task name (or index) whose reward goes bad; None = no fault
+    at_frame: int = 0
+    kind: str = "scale"  # scale (reward × scale) | nan | inf
+    scale: float = 1e6
 
 
 @dataclass
@@ -113,6 +126,9 @@ class RunConfig:
     algo: str = "paco"
     loss: str = "sac"  # sac (MultiTaskSACLoss) | td3 | redq | crossq (TorchRL losses, per task)
     progress: bool = True
+    compile: bool = False  # torch.compile the Algorithm-1 update
+    compile_mode: Any = None  # torch.compile mode (None = its default)
+    cudagraphs: bool = False  # capture the update in a CUDA graph (CUDA only)
     env: EnvConfig = field(default_factory=EnvConfig)
     collector: CollectorConfig = field(default_factory=CollectorConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -123,6 +139,7 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    fault: FaultConfig = field(default_factory=FaultConfig)
 
 
 class ConfigError(ValueError):
@@ -176,6 +193,13 @@ def validate_config(cfg: DictConfig) -> None:
     _check(cfg.algo in ALGOS, "algo", f"must be one of {tuple(ALGOS)}, got {cfg.algo!r}")
     _check(cfg.loss in LOSSES, "loss", f"must be one of {LOSSES}, got {cfg.loss!r}")
     _check(cfg.threads is None or int(cfg.threads) >= 1, "threads", f"must be >= 1, got {cfg.threads}")
+    modes = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+    _check(cfg.compile_mode in modes, "compile_mode", f"must be one of {modes}, got {cfg.compile_mode!r}")
+    if cfg.cudagraphs:
+        import torch
+
+        on_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+        _check(on_cuda, "cudagraphs", f"needs a CUDA device, but device={cfg.device!r} runs on the CPU")
     env = cfg.env
     _check(env.benchmark in BENCHMARKS, "env.benchmark", f"must be one of {BENCHMARKS}, got {env.benchmark!r}")
     _check(env.backend in BACKENDS, "env.backend", f"must be one of {BACKENDS}, got {env.backend!r}")
@@ -229,6 +253,17 @@ def validate_config(cfg: DictConfig) -> None:
     _check(cfg.logger.interval_frames > 0, "logger.interval_frames", "must be > 0")
     if cfg.resume is not None:
         _check(Path(cfg.resume).is_dir(), "resume", f"no run directory at {cfg.resume!r}")
+    fault = cfg.fault
+    if fault.task is not None:
+        names = task_names(cfg)
+        _check(
+            fault.task in names or (isinstance(fault.task, int) and 0 <= fault.task < len(names)),
+            "fault.task",
+            f"must be one of the run's tasks {names} or an index below {len(names)}, got {fault.task!r}",
+        )
+        _check(fault.kind in FAULT_KINDS, "fault.kind", f"must be one of {FAULT_KINDS}, got {fault.kind!r}")
+        _check(fault.at_frame >= 0, "fault.at_frame", f"must be >= 0, got {fault.at_frame}")
+        _check(math.isfinite(fault.scale), "fault.scale", f"must be finite, got {fault.scale}")
 
 
 def task_names(cfg: DictConfig) -> tuple[str, ...]:
