@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
-from torchrl.collectors import Collector
 from tqdm import tqdm
 
 from paco_torchrl.training.system import tune_malloc
@@ -30,6 +29,7 @@ from paco_torchrl.training import (
     load_checkpoint,
     load_config,
     make_agent,
+    make_collector,
     make_env,
     make_replay,
     prepare_run_dir,
@@ -86,15 +86,8 @@ def train(cfg: DictConfig) -> dict:
             replay if cfg.checkpoint.replay else None,
         )
 
-    collector = Collector(
-        env,
-        agent.collect_policy,  # the actor with its exploration (SAC: sampling from the policy)
-        frames_per_batch=env.batch_size[0],  # one vector step: one frame per env
-        total_frames=cfg.collector.total_frames - frames,
-        init_random_frames=max(0, cfg.collector.init_random_frames - frames),
-        policy_device=device,
-        storing_device=replay.storage.device,
-        auto_register_policy_transforms=False,  # the PaCo actor needs no env transform
+    collector = make_collector(  # TorchRL Collector (or AsyncCollector: collection overlapped with updates)
+        cfg, env, agent.collect_policy, frames_done=frames, device=device, storing_device=replay.storage.device
     )
     if state is not None:
         set_rng_state(state["rng"])  # after the collector, whose construction may draw random numbers
@@ -107,7 +100,7 @@ def train(cfg: DictConfig) -> dict:
 
     batches = iter(collector)
     while frames < cfg.collector.total_frames:
-        # 1. collect one vector step and store its transitions ([num_envs, 1], task-major)
+        # 1. collect vector steps and store their transitions ([num_envs, steps], task-major)
         try:
             batch = next(batches)
         except StopIteration:
@@ -125,7 +118,7 @@ def train(cfg: DictConfig) -> dict:
         # 2. Algorithm 1 on a balanced [T, n] batch: compose θ_τ = Φ w_τ → per-task losses J_τ →
         #    loss maskout (J_τ > ε dropped) → Φ, W, α step → target soft update → w-reset
         if frames >= cfg.collector.init_random_frames:
-            for _ in range(cfg.collector.updates_per_step):
+            for _ in range(cfg.collector.updates_per_step * batch.shape[-1]):  # per vector step collected
                 metrics = agent.update(replay.sample())
                 logger.accumulate(metrics)
                 updates += 1

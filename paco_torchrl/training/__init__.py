@@ -1,7 +1,14 @@
 """Training parts: config, builders, evaluation protocol, checkpoints, run directories, logging."""
 from __future__ import annotations
 
-from paco_torchrl.training.builders import make_agent, make_env, make_replay, resolve_device, torch_threads
+from paco_torchrl.training.builders import (
+    make_agent,
+    make_collector,
+    make_env,
+    make_replay,
+    resolve_device,
+    torch_threads,
+)
 from paco_torchrl.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -29,6 +36,7 @@ __all__ = [
     "load_checkpoint",
     "load_config",
     "make_agent",
+    "make_collector",
     "make_env",
     "make_replay",
     "prepare_run_dir",

@@ -1,11 +1,13 @@
 """Builders that turn a validated run config into TorchRL parts (envs, networks, loss, update, replay)."""
 from __future__ import annotations
 
+import functools
 import os
 from types import SimpleNamespace
 
 import torch
 from omegaconf import DictConfig
+from torchrl.collectors import AsyncCollector, BaseCollector, Collector
 from torchrl.envs import EnvBase
 
 from paco_torchrl.baselines import ALGOS
@@ -142,3 +144,38 @@ def make_replay(cfg: DictConfig, num_tasks: int, device: torch.device) -> TaskBa
         batch_size=cfg.optim.batch_size,
         device=replay_device,
     )
+
+
+def make_collector(
+    cfg: DictConfig,
+    env: EnvBase,
+    policy,
+    *,
+    frames_done: int,
+    device: torch.device,
+    storing_device: torch.device,
+) -> BaseCollector:
+    """The run's collector, for the frames left after ``frames_done``.
+
+    A batch holds ``collector.steps_per_batch`` vector-env steps (``[num_envs, steps]``).
+    ``collector.async_collection=false``: TorchRL's ``Collector`` steps ``env`` in this
+    process, between updates. ``true``: an ``AsyncCollector`` builds its own copy of the env
+    in a worker process and collects the next batch while this process updates; on the CPU
+    the worker's policy shares the trained parameters' memory, so it acts with weights at
+    most one batch old. (The worker's env state is not checkpointed: a resumed async run
+    starts new episodes.)
+    """
+    num_envs = env.batch_size[0]
+    frames_per_batch = num_envs * cfg.collector.steps_per_batch
+    left = cfg.collector.total_frames - frames_done
+    kwargs = dict(
+        frames_per_batch=frames_per_batch,
+        total_frames=-(-left // frames_per_batch) * frames_per_batch,  # whole batches
+        init_random_frames=max(0, cfg.collector.init_random_frames - frames_done),
+        policy_device=device,
+        storing_device=storing_device,
+    )
+    if not cfg.collector.async_collection:
+        return Collector(env, policy, auto_register_policy_transforms=False, **kwargs)
+    create_env = functools.partial(make_env, cfg, cfg.seed + frames_done, device)
+    return AsyncCollector(create_env, policy, **kwargs)

@@ -37,6 +37,8 @@ class CollectorConfig:
     total_frames: int = 20_000_000
     init_random_frames: int = 15_000
     updates_per_step: int = 1  # gradient updates per vector-env step
+    async_collection: bool = False  # collect in a separate process, concurrently with the updates
+    steps_per_batch: int = 1  # vector-env steps per collector batch (the update-to-data ratio is kept)
 
 
 @dataclass
@@ -212,6 +214,7 @@ def validate_config(cfg: DictConfig) -> None:
     _check(col.total_frames > 0, "collector.total_frames", f"must be > 0, got {col.total_frames}")
     _check(col.init_random_frames >= 0, "collector.init_random_frames", f"must be >= 0, got {col.init_random_frames}")
     _check(col.updates_per_step >= 1, "collector.updates_per_step", f"must be >= 1, got {col.updates_per_step}")
+    _check(col.steps_per_batch >= 1, "collector.steps_per_batch", f"must be >= 1, got {col.steps_per_batch}")
     opt = cfg.optim
     _check(opt.batch_size > 0, "optim.batch_size", f"must be > 0, got {opt.batch_size}")
     _check(
