@@ -179,3 +179,19 @@ def test_a_dead_parallel_env_worker_raises_instead_of_hanging():
     finally:
         with contextlib.suppress(RuntimeError):  # closing reports the dead worker again
             env.close(raise_if_closed=False)
+
+
+def test_metaworld_goal_samplers_survive_a_weights_only_checkpoint(tmp_path):
+    from paco_torchrl.envs.metaworld import make_metaworld_env
+    from paco_torchrl.training import save_checkpoint
+
+    env = make_metaworld_env("MT10", ["reach-v3", "push-v3"], seed=0, backend="gym_vector")
+    try:
+        env.reset()
+        save_checkpoint(tmp_path / "env.pt", {"env": env.env_state()})
+        expected = env.reset()["observation"]  # goals drawn after the checkpoint
+        env.reset()
+        env.load_env_state(load_checkpoint(tmp_path / "env.pt")["env"])
+        assert torch.equal(env.reset()["observation"], expected)
+    finally:
+        env.close()

@@ -256,6 +256,9 @@ def validate_config(cfg: DictConfig) -> None:
     _check(cfg.logger.interval_frames > 0, "logger.interval_frames", "must be > 0")
     if cfg.resume is not None:
         _check(Path(cfg.resume).is_dir(), "resume", f"no run directory at {cfg.resume!r}")
+        _check(
+            (Path(cfg.resume) / "checkpoint.pt").is_file(), "resume", f"no checkpoint.pt in {cfg.resume!r} to resume from"
+        )
     fault = cfg.fault
     if fault.task is not None:
         names = task_names(cfg)
