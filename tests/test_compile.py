@@ -62,3 +62,13 @@ def test_compiled_update_matches_the_eager_update():
     assert live_e.keys() == live_c.keys()
     for key in live_e:  # 4 Adam steps: equal up to float rounding of the compiled kernels
         torch.testing.assert_close(live_c[key], live_e[key], rtol=1e-4, atol=2e-5, msg=key)
+
+
+def test_compile_key_reaches_the_update_step():
+    from paco_torchrl.envs.toy import MultiTaskPointEnv
+    from paco_torchrl.training import load_config, make_agent
+
+    cfg = load_config(None, ["env.benchmark=toy", "network.num_cells=[8]", "optim.batch_size=8", "compile=true"])
+    agent = make_agent(cfg, MultiTaskPointEnv(num_tasks=4), torch.device("cpu"))
+    assert agent.update.compiled and not agent.update.cudagraphs
+    assert agent.update._forward is not agent.update.compute_loss  # the torch.compile wrapper

@@ -197,6 +197,9 @@ def validate_config(cfg: DictConfig) -> None:
     _check(cfg.threads is None or int(cfg.threads) >= 1, "threads", f"must be >= 1, got {cfg.threads}")
     modes = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
     _check(cfg.compile_mode in modes, "compile_mode", f"must be one of {modes}, got {cfg.compile_mode!r}")
+    if cfg.compile or cfg.cudagraphs:
+        _check(cfg.loss == "sac", "compile" if cfg.compile else "cudagraphs",
+               f"is implemented for loss=sac (MultiTaskSACLoss) only, got loss={cfg.loss!r}")
     if cfg.cudagraphs:
         import torch
 
