@@ -104,6 +104,9 @@ class TaskBalancedReplayBuffer(ReplayBuffer):
         device: storage device (``"cuda"`` keeps replay and sampling on the GPU).
         memmap_dir: if given, a memory-mapped storage in that folder instead of RAM.
         keys: the entries to store.
+        prefetch: batches sampled ahead in a background thread (TorchRL's ``prefetch``);
+            ``0`` samples on demand (the only setting whose sampling order, and so a
+            resumed run, is reproducible).
 
     Examples:
         >>> import torch
@@ -124,6 +127,7 @@ class TaskBalancedReplayBuffer(ReplayBuffer):
         device: torch.device | str = "cpu",
         memmap_dir: str | None = None,
         keys: tuple = SAC_KEYS,
+        prefetch: int = 0,
     ) -> None:
         if batch_size % num_tasks:
             raise ValueError(f"batch_size={batch_size} is not divisible by the number of tasks {num_tasks}")
@@ -133,7 +137,10 @@ class TaskBalancedReplayBuffer(ReplayBuffer):
         else:
             storage = LazyTensorStorage(capacity_per_env * num_envs, device=device, ndim=2)
         super().__init__(
-            storage=storage, sampler=TaskBalancedSampler(num_tasks, envs_per_task), batch_size=batch_size
+            storage=storage,
+            sampler=TaskBalancedSampler(num_tasks, envs_per_task),
+            batch_size=batch_size,
+            prefetch=prefetch or None,
         )
         self.num_tasks = num_tasks
         self.keys = keys

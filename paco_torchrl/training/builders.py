@@ -143,6 +143,7 @@ def make_replay(cfg: DictConfig, num_tasks: int, device: torch.device) -> TaskBa
         capacity_per_env=capacity,
         batch_size=cfg.optim.batch_size,
         device=replay_device,
+        prefetch=cfg.replay.prefetch,
     )
 
 

@@ -56,6 +56,7 @@ class OptimConfig:
 class ReplayConfig:
     capacity_per_env: int = 1_000_000
     device: str = "auto"  # auto = the training device
+    prefetch: int = 0  # batches sampled ahead in a thread (0: on demand, reproducible)
 
 
 @dataclass
@@ -230,6 +231,7 @@ def validate_config(cfg: DictConfig) -> None:
     _check(0 < opt.gamma <= 1, "optim.gamma", f"must be in (0, 1], got {opt.gamma}")
     _check(0 < opt.tau <= 1, "optim.tau", f"must be in (0, 1], got {opt.tau}")
     _check(cfg.replay.capacity_per_env >= 1, "replay.capacity_per_env", "must be >= 1")
+    _check(cfg.replay.prefetch >= 0, "replay.prefetch", f"must be >= 0, got {cfg.replay.prefetch}")
     _check(cfg.replay.device in DEVICES, "replay.device", f"must be one of {DEVICES}, got {cfg.replay.device!r}")
     _check(
         len(cfg.network.num_cells) >= 1 and all(int(c) >= 1 for c in cfg.network.num_cells),
