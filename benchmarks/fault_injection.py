@@ -5,8 +5,9 @@
     python benchmarks/fault_injection.py --metaworld --frames 30000 --seeds 0
 
 Runs ``recipes/mt10_rand.py``'s ``train`` for every (variant, seed) and prints one row per run:
-the faulty task's and the other tasks' final success, how many updates dropped the faulty task
-(``over_threshold``) and how often its ``w`` was reset.
+the faulty task's and the other tasks' final success, the other tasks' critic loss and reward per step
+(last logging interval), how many updates dropped the faulty task (``over_threshold``) and how often
+its ``w`` was reset.
 """
 from __future__ import annotations
 
@@ -60,8 +61,9 @@ def main() -> None:
     root = args.out or Path(tempfile.mkdtemp(prefix="fault-"))
     print(f"fault: task 0 reward {'x1e6' if args.kind == 'scale' else args.kind} from frame {at_frame} of "
           f"{args.frames}; {'Meta-World' if args.metaworld else 'toy'}; run dirs in {root}")
-    print("| variant | seed | faulty task success | other tasks' mean success | updates dropping it | w resets | wall s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| variant | seed | faulty task success | other tasks' success | other tasks' critic loss | "
+          "other tasks' reward/step | updates dropping it | w resets | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     summary: dict[str, list[float]] = {}
     for seed in args.seeds:
         for name, (algo, faulty) in VARIANTS.items():
@@ -79,9 +81,11 @@ def main() -> None:
             scalars = run / "logs" / "scalars"
             dropped = last_value(scalars / "over_threshold_count" / f"{names[0]}.csv")
             resets = last_value(scalars / "reset_count" / f"{names[0]}.csv")
+            q_loss = statistics.mean(last_value(scalars / "loss_qvalue" / f"{n}.csv") for n in names[1:])
+            reward = statistics.mean(last_value(scalars / "train_reward" / f"{n}.csv") for n in names[1:])
             summary.setdefault(name, []).append(others)
-            print(f"| {name} | {seed} | {per_task[0]:.2f} | {others:.3f} | {dropped:.0f} | {resets:.0f} | {wall:.0f} |",
-                  flush=True)
+            print(f"| {name} | {seed} | {per_task[0]:.2f} | {others:.3f} | {q_loss:.3g} | {reward:.3g} | {dropped:.0f} "
+                  f"| {resets:.0f} | {wall:.0f} |", flush=True)
     print()
     for name, values in summary.items():
         sd = statistics.stdev(values) if len(values) > 1 else 0.0

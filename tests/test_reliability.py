@@ -195,3 +195,46 @@ def test_metaworld_goal_samplers_survive_a_weights_only_checkpoint(tmp_path):
         assert torch.equal(env.reset()["observation"], expected)
     finally:
         env.close()
+
+
+FAULT_TOY = [a for a in TOY if not a.startswith(("eval.", "checkpoint."))] + [
+    "eval.interval_frames=100000", "checkpoint.interval_frames=100000", "checkpoint.replay=false",
+    "collector.total_frames=600", "fault.task=0", "fault.at_frame=200",
+]
+
+
+def test_a_masked_task_leaks_nothing_whatever_its_reward(tmp_path):
+    """PaCo: ×1e6 and NaN rewards of task 0 give bit-identical networks, W and α.
+
+    Once a faulty transition is sampled, task 0's loss is over ε (or non-finite) and the task
+    is dropped from the update, so the size of the explosion cannot reach Φ, the other tasks'
+    w and α, or the optimizer state; both runs drop and reset task 0 at the same updates.
+    """
+    states, counts = {}, {}
+    for kind in ("scale", "nan"):
+        run = tmp_path / kind
+        assert mt10_rand.main(mt10_rand.CONFIG, FAULT_TOY + [f"fault.kind={kind}", f"output_dir={run}"]) == 0
+        states[kind] = load_checkpoint(run / "checkpoint.pt")
+        counts[kind] = states[kind]["logger"]["total_counts"]
+    _assert_same_state(states["scale"], states["nan"])
+    over, reset = counts["scale"]["over_threshold"], counts["scale"]["reset"]
+    assert over[0] > 50 and over[1] == 0 and torch.equal(reset, over)  # task 0 dropped and reset every time
+    assert torch.equal(counts["nan"]["over_threshold"], over)
+
+
+def test_paco_protects_the_other_tasks_from_an_exploding_task(tmp_path):
+    """Toy env, 4 tasks: task 0's reward ×1e6 from frame 5000; the others still learn (>= 0.9)."""
+    cfg_args = [
+        "env.benchmark=toy", "env.num_toy_tasks=4", "env.max_episode_steps=20", "collector.total_frames=16000",
+        "collector.init_random_frames=800", "collector.updates_per_step=2", "optim.batch_size=256",
+        "optim.gamma=0.9", "network.num_cells=[64,64]", "paco.num_param_sets=2", "eval.interval_frames=100000",
+        "eval.episodes_per_task=20", "checkpoint.interval_frames=100000", "checkpoint.replay=false",
+        "logger.interval_frames=2000", "progress=false", "threads=1", "device=cpu", "seed=0",
+        "fault.task=0", "fault.at_frame=5000", f"output_dir={tmp_path}",
+    ]
+    assert mt10_rand.main(mt10_rand.CONFIG, cfg_args) == 0
+    success = json.loads((tmp_path / "results.json").read_text())["per_task_success"]
+    others = [v for k, v in success.items() if k != "rotate-0"]
+    assert sum(others) / 3 >= 0.9 and min(others) >= 0.7, success
+    counts = load_checkpoint(tmp_path / "checkpoint.pt")["logger"]["total_counts"]
+    assert counts["over_threshold"][0] > 1000 and counts["over_threshold"][1:].sum() == 0
