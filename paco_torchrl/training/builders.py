@@ -99,7 +99,11 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
             reset_optimizer_state=cfg.paco.reset_optimizer_state,
         )
     step_kwargs = dict(loss_threshold=cfg.paco.loss_threshold, loss_maskout=maskout, w_reset=w_reset)
-    if parts.metric_fill:
+    if algo.make_update is not None:  # e.g. PCGrad's projected per-task gradients
+        update = algo.make_update(
+            loss, optimizer, parts.target_updater, metric_fill=parts.metric_fill, **step_kwargs
+        )
+    elif parts.metric_fill:
         update = LoggedUpdateStep(
             loss, optimizer, parts.target_updater, metric_fill=parts.metric_fill, **step_kwargs
         )
