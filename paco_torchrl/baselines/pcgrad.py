@@ -127,6 +127,7 @@ class PCGradUpdateStep:
                 block = next((part for part in parts if part.endswith("_params")), parts[0])
                 self.blocks.setdefault(block, []).append(p)
         self._batched = True
+        self.orders: Callable[..., torch.Tensor] = random_orders  # (T, device) -> [T, T] projection orders
 
     def _task_grads(self, losses: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per-task gradients ``[T, *p.shape]`` of ``losses [T]`` for each parameter."""
@@ -157,7 +158,7 @@ class PCGradUpdateStep:
         for params in self.blocks.values():
             grads = self._task_grads(per_task, params)
             flat = torch.cat([g.reshape(num_tasks, -1) for g in grads], dim=-1)
-            coef = pcgrad_coefficients(flat @ flat.T, random_orders(num_tasks, flat.device))
+            coef = pcgrad_coefficients(flat @ flat.T, self.orders(num_tasks, flat.device))
             combined = coef.sum(0) @ flat
             offset = 0
             for p in params:
