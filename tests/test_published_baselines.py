@@ -268,3 +268,26 @@ def test_every_published_algo_runs_through_the_sweep_and_the_report(tmp_path):
     text = report.build_report(out)
     assert "| SAC + FiLM | `algo=film` | 58.3 ± 4.3 |" in text and "| CARE | `algo=care` | 76.0 ± 6.9 |" in text
     assert "| pcgrad | PCGrad" in text and "| moore | MOORE" in text
+
+
+def test_care_on_metaworld_reads_the_description_embeddings_and_runs_through_the_recipe(tmp_path):
+    from torchrl.data import Bounded
+
+    from paco_torchrl.baselines import build_care_networks
+    from paco_torchrl.baselines.nets.care import TASK_EMBEDDINGS
+
+    tasks = ["reach-v3", "drawer-close-v3"]
+    cfg = load_config(mt10_rand.CONFIG, [
+        "algo=care", f"env.tasks=[{','.join(tasks)}]", "env.max_episode_steps=50", "collector.total_frames=300",
+        "collector.init_random_frames=100", "optim.batch_size=16", "network.num_cells=[32]",
+        "eval.interval_frames=1000", "eval.episodes_per_task=1", f"output_dir={tmp_path / 'care'}", "device=cpu",
+        "progress=false", "threads=1",
+    ])
+    actor, critics = build_care_networks(cfg, 39, Bounded(-1.0, 1.0, (4,)), 2)
+    stored = torch.load(TASK_EMBEDDINGS, weights_only=True)
+    rows = stored["embeddings"][[stored["names"].index(t.removesuffix("-v3")) for t in tasks]]
+    for net in (_net(actor), *(q.module.net for q in critics)):
+        torch.testing.assert_close(net.task_embeddings, rows)
+    assert _net(actor).encode_dim == 39 and critics[0].module.net.encode_dim == 39  # the action skips the encoders
+    results = mt10_rand.train(cfg)
+    assert results["frames"] == 300 and set(results["per_task_success"]) == set(tasks)
