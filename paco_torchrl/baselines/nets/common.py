@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from tensordict.nn import TensorDictModule
 from torch import nn
 from torchrl.data import TensorSpec
 from torchrl.envs.utils import ExplorationType
-from tensordict.nn import TensorDictModule
 from torchrl.modules import ProbabilisticActor, TanhNormal, ValueOperator
 
 from paco_torchrl.modules.actor_critic import GaussianPolicyNet, QValueNet, as_action_spec

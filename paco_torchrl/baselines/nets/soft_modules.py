@@ -74,10 +74,9 @@ class SoftModularNet(nn.Module):
         self.num_tasks, self.num_layers, self.num_modules = num_tasks, num_layers, n
         self.base = mlp([in_features, *num_cells])
         self.task_embedding = nn.Linear(num_tasks, d, bias=False)
-        self.gating = nn.ModuleList(
-            nn.Linear(a, b) for a, b in zip([d] + [gating_hidden] * (num_gating_layers - 1), [gating_hidden] * num_gating_layers)
-        ) if num_gating_layers else nn.ModuleList()
-        g = gating_hidden if num_gating_layers else d
+        gating_sizes = [d] + [gating_hidden] * num_gating_layers
+        self.gating = nn.ModuleList(nn.Linear(a, b) for a, b in zip(gating_sizes[:-1], gating_sizes[1:]))
+        g = gating_sizes[-1]
         # router: p^1 from the embedding; p^l (l = 2..L-1) and the last weights conditioned on earlier p's
         self.route_first = nn.Linear(g, n * n)
         self.route_cond = nn.ModuleList(nn.Linear(l * n * n, g) for l in range(1, num_layers - 1))
@@ -94,7 +93,7 @@ class SoftModularNet(nn.Module):
         base = self.base(x)
         one_hot = F.one_hot(task_id, self.num_tasks).to(x.dtype)
         u = self.task_embedding(one_hot) * base
-        for i, layer in enumerate(self.gating):
+        for layer in self.gating:  # ReLU before every router layer, none after the last (reference code)
             u = layer(F.relu(u))
         return base, u
 
