@@ -37,8 +37,9 @@ def make_update(algo: str, cells: list[int]):
     actor, critics = ALGOS[algo].build_networks(cfg, OBS, Bounded(-1.0, 1.0, (ACT,)), num_tasks)
     loss = MultiTaskSACLoss(actor, critics, num_tasks)
     optimizer = make_paco_optimizer(loss)
-    step = ALGOS[algo].make_update or PaCoUpdateStep
-    return step(loss, optimizer, SoftUpdate(loss, tau=0.005), loss_maskout=False)
+    if ALGOS[algo].make_update is not None:
+        return ALGOS[algo].make_update(cfg, loss, optimizer, SoftUpdate(loss, tau=0.005), loss_maskout=False)
+    return PaCoUpdateStep(loss, optimizer, SoftUpdate(loss, tau=0.005), loss_maskout=False)
 
 
 def main() -> None:

@@ -162,6 +162,27 @@ def test_soft_modules_output_is_the_routed_mixture_of_modules():
     torch.testing.assert_close(net(x, tid), expected)
 
 
+def test_soft_modules_update_reweights_task_losses_by_temperature():
+    agent, env = _agent("soft_modules")
+    assert agent.update.temp_reweight is True  # the reference config's "temp_reweight": true
+    with torch.no_grad():
+        agent.loss.log_alpha.copy_(torch.log(torch.tensor([1.0, 0.5, 0.1])))
+    batch = env.rollout(4)
+    torch.manual_seed(2)
+    losses = agent.loss(batch)
+    w = T * torch.softmax(-agent.loss.log_alpha.detach(), -1)
+    assert w[2] > w[1] > w[0] and torch.isclose(w.mean(), torch.tensor(1.0))  # low α (learnt task): more weight
+    expected = (w * (losses["loss_actor"] + losses["loss_qvalue"]) + losses["loss_alpha"]).sum() / T
+    torch.manual_seed(2)
+    total, task_losses, _, _ = agent.update.compute_loss(batch)
+    torch.testing.assert_close(total, expected)
+    torch.testing.assert_close(task_losses["loss_actor"], losses["loss_actor"])  # metrics stay unweighted
+    plain, _ = _agent("soft_modules", "soft_modules.temp_reweight=false")
+    assert plain.update.temp_reweight is False
+    assert variant_label(load_config(None, ["algo=soft_modules", "soft_modules.temp_reweight=false"])) == (
+        "soft_modules temp_reweight=false")
+
+
 # --- CARE ----------------------------------------------------------------------------------------------
 
 def test_care_attention_weights_sum_to_one_and_differ_per_task():

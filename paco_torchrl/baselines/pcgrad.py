@@ -66,6 +66,11 @@ def pcgrad(grads: torch.Tensor, orders: torch.Tensor | None = None) -> torch.Ten
     return pcgrad_coefficients(grads @ grads.T, orders) @ grads
 
 
+def make_pcgrad_update(cfg, loss_module, optimizer, target_updater=None, **kwargs) -> "PCGradUpdateStep":
+    """``Algo.make_update`` of ``pcgrad`` (the config adds nothing)."""
+    return PCGradUpdateStep(loss_module, optimizer, target_updater, **kwargs)
+
+
 class PCGradUpdateStep:
     """One update with PCGrad over the per-task losses: same inputs and metrics as
     :class:`~paco_torchrl.objectives.PaCoUpdateStep`.

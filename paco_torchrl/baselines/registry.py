@@ -30,13 +30,14 @@ from omegaconf import DictConfig
 from torch import nn
 from torchrl.data import TensorSpec
 
-from paco_torchrl.baselines.pcgrad import PCGradUpdateStep
+from paco_torchrl.baselines.pcgrad import make_pcgrad_update
 from paco_torchrl.baselines.published import (
     build_care_networks,
     build_film_networks,
     build_moore_networks,
     build_soft_modules_networks,
 )
+from paco_torchrl.baselines.temp_reweight import make_soft_modules_update
 from paco_torchrl.modules import make_paco_actor, make_paco_actor_critic, make_paco_qvalue
 from paco_torchrl.nn import TaskWeights
 
@@ -160,8 +161,9 @@ class Algo:
         structure_keys: config keys this algo's networks read (``paco.*`` keys without the
             section, others as ``section.key``); a non-default value makes a distinct variant
             in reports (see :func:`variant_label`).
-        make_update: builds the update step instead of
-            :class:`~paco_torchrl.objectives.PaCoUpdateStep`, with its arguments plus ``metric_fill``.
+        make_update: ``(cfg, loss, optimizer, target_updater, **kwargs)`` building the update step
+            instead of :class:`~paco_torchrl.objectives.PaCoUpdateStep` (``kwargs``: those of
+            ``PaCoUpdateStep`` plus ``metric_fill``).
         losses: the ``loss=`` choices the algo supports (``None``: all).
 
     Examples:
@@ -187,7 +189,9 @@ class Algo:
 
 # td3 rebuilds a deterministic twin of a PaCo / one-hot actor; the published baselines' networks have none
 _SAC_ACTOR_LOSSES = ("sac", "redq", "crossq")
-_SOFT_MODULES_KEYS = ("num_layers", "num_modules", "module_hidden", "num_gating_layers", "gating_hidden")
+_SOFT_MODULES_KEYS = (
+    "num_layers", "num_modules", "module_hidden", "num_gating_layers", "gating_hidden", "temp_reweight",
+)
 
 ALGOS: dict[str, Algo] = {
     a.name: a
@@ -206,10 +210,10 @@ ALGOS: dict[str, Algo] = {
         Algo("film", "SAC+FiLM: per-task feature-wise scale and shift of every hidden layer", build_film_networks,
              False, False, losses=_SAC_ACTOR_LOSSES),
         Algo("pcgrad", "PCGrad: MT-SAC network, conflicting per-task gradients projected", build_mtsac_networks,
-             False, False, make_update=PCGradUpdateStep),
+             False, False, make_update=make_pcgrad_update),
         Algo("soft_modules", "Soft-Modularization: modules routed by a state- and task-conditioned network",
              build_soft_modules_networks, False, False, tuple("soft_modules." + k for k in _SOFT_MODULES_KEYS),
-             losses=_SAC_ACTOR_LOSSES),
+             make_update=make_soft_modules_update, losses=_SAC_ACTOR_LOSSES),
         Algo("care", "CARE: mixture of state encoders, attention from task-description embeddings",
              build_care_networks, False, False, ("care.num_encoders",), losses=_SAC_ACTOR_LOSSES),
         Algo("moore", "MOORE: Gram-Schmidt-orthogonal experts, task-specific weights, per-task heads",

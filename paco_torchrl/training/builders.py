@@ -99,9 +99,9 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
             reset_optimizer_state=cfg.paco.reset_optimizer_state,
         )
     step_kwargs = dict(loss_threshold=cfg.paco.loss_threshold, loss_maskout=maskout, w_reset=w_reset)
-    if algo.make_update is not None:  # e.g. PCGrad's projected per-task gradients
+    if algo.make_update is not None:  # e.g. PCGrad's projected per-task gradients, Soft-Modules' reweighting
         update = algo.make_update(
-            loss, optimizer, parts.target_updater, metric_fill=parts.metric_fill, **step_kwargs
+            cfg, loss, optimizer, parts.target_updater, metric_fill=parts.metric_fill, **step_kwargs
         )
     elif parts.metric_fill:
         update = LoggedUpdateStep(

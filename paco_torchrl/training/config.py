@@ -93,6 +93,7 @@ class SoftModulesConfig:  # algo=soft_modules; reference code's MT10 config (mod
     module_hidden: int = 256
     num_gating_layers: int = 2
     gating_hidden: int = 256
+    temp_reweight: bool = True  # task losses weighted by T·softmax(-log α) (reference "temp_reweight")
 
 
 @dataclass

@@ -28,9 +28,10 @@ class SoftModularNet(nn.Module):
     * modules: layer 1 module ``j`` is ``Linear(D, H)(relu(f(x)))``; layer ``l+1`` module ``j``
       reads ``relu(Σ_i p^l_{j,i} · out^l_i)``; the output is ``Linear(H, out)(relu(Σ_i p^L_i out^L_i))``.
 
-    The paper's task-loss reweighting by ``softmax(−log α_τ)`` is not part of this network (the
-    update is the same Algorithm-1 step as every algo here); BatchNorm (``add_bn``) is off, as in
-    the reference MT10 config.
+    The paper's task-loss reweighting by ``T · softmax(−log α)`` is not part of the network: it is
+    the update step of ``algo=soft_modules``
+    (:class:`~paco_torchrl.baselines.temp_reweight.TempReweightedUpdateStep`,
+    ``soft_modules.temp_reweight``). BatchNorm (``add_bn``) is off, as in the reference MT10 config.
 
     Args:
         in_features: input size (state, or state+action for a critic).
