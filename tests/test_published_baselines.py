@@ -250,6 +250,7 @@ def test_published_algos_use_their_networks_and_plain_multi_task_sac(algo):
 def test_config_sections_are_validated_and_name_the_key():
     for overrides, key in [
         (["algo=moore", "moore.num_experts=17"], "moore.num_experts"),  # > network.num_cells[-1] = 16
+        (["algo=paco", "moore.num_experts=0"], "moore.num_experts"),
         (["algo=soft_modules", "soft_modules.num_layers=1"], "soft_modules.num_layers"),
         (["algo=care", "care.embeddings=/nonexistent.pt"], "care.embeddings"),
         (["algo=care", "care.temperature=0"], "care.temperature"),

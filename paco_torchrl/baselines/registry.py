@@ -192,6 +192,10 @@ _SAC_ACTOR_LOSSES = ("sac", "redq", "crossq")
 _SOFT_MODULES_KEYS = (
     "num_layers", "num_modules", "module_hidden", "num_gating_layers", "gating_hidden", "temp_reweight",
 )
+_CARE_KEYS = (
+    "num_encoders", "encoder_hidden", "encoder_layers", "feature_dim", "context_hidden", "context_layers",
+    "context_dim", "temperature", "embeddings",
+)
 
 ALGOS: dict[str, Algo] = {
     a.name: a
@@ -215,7 +219,7 @@ ALGOS: dict[str, Algo] = {
              build_soft_modules_networks, False, False, tuple("soft_modules." + k for k in _SOFT_MODULES_KEYS),
              make_update=make_soft_modules_update, losses=_SAC_ACTOR_LOSSES),
         Algo("care", "CARE: mixture of state encoders, attention from task-description embeddings",
-             build_care_networks, False, False, ("care.num_encoders",), losses=_SAC_ACTOR_LOSSES),
+             build_care_networks, False, False, tuple("care." + k for k in _CARE_KEYS), losses=_SAC_ACTOR_LOSSES),
         Algo("moore", "MOORE: Gram-Schmidt-orthogonal experts, task-specific weights, per-task heads",
              build_moore_networks, False, False, ("moore.num_experts",), losses=_SAC_ACTOR_LOSSES),
     )

@@ -283,7 +283,9 @@ def _validate_baselines(cfg: DictConfig) -> None:
     _check(care.embeddings is None or Path(care.embeddings).is_file(), "care.embeddings",
            f"no file at {care.embeddings!r}")
     k, width = cfg.moore.num_experts, int(cfg.network.num_cells[-1])
-    _check(1 <= k <= width, "moore.num_experts", f"must be in [1, network.num_cells[-1]={width}], got {k}")
+    _check(k >= 1, "moore.num_experts", f"must be >= 1, got {k}")
+    _check(cfg.algo != "moore" or k <= width, "moore.num_experts",
+           f"orthogonal experts need num_experts <= network.num_cells[-1] ({width}), got {k}")
 
 
 def task_names(cfg: DictConfig) -> tuple[str, ...]:
