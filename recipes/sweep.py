@@ -57,7 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="sweep folder")
     parser.add_argument("--algos", nargs="+", default=[], choices=list(ALGOS), metavar="ALGO")
     parser.add_argument("--variant", action="append", default=[], metavar="ALGO:KEY=VALUE[,KEY=VALUE]")
-    parser.add_argument("--tables", nargs="+", default=[], help="the paper's rows: 1 2 3 3a 3b")
+    parser.add_argument("--tables", nargs="+", default=[], help="the paper's rows: 1 2 3 3a 3b later")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (>1: subprocesses)")
     parser.add_argument("--recipe", type=Path, default=RECIPES / "mt10_rand.py")

@@ -10,7 +10,8 @@ class PaperRow:
 
     Attributes:
         table: ``"1"``, ``"2"``, ``"3a"`` (parameter-set size) or ``"3b"`` (compositional structure);
-            ``"text"`` for a number quoted in the text only.
+            ``"text"`` for a number quoted in the text only; ``"later"`` for a later method's own
+            published number (not from the PaCo paper).
         method: the paper's name for the row.
         overrides: the ``key=value`` overrides of ``recipes/mt10_rand.py`` that give this row.
         variant: our variant name of those overrides (see
@@ -36,6 +37,10 @@ _PACO = ("algo=paco",)
 PAPER_ROWS: tuple[PaperRow, ...] = (
     PaperRow("1", "Multi-Task SAC", ("algo=mtsac",), "mtsac", 62.9, 8.0),
     PaperRow("1", "Multi-Head SAC", ("algo=mhsac",), "mhsac", 62.0, 8.2),
+    PaperRow("1", "SAC + FiLM", ("algo=film",), "film", 58.3, 4.3),
+    PaperRow("1", "PCGrad", ("algo=pcgrad",), "pcgrad", 61.7, 10.9),
+    PaperRow("1", "Soft-Module", ("algo=soft_modules",), "soft_modules", 63.0, 4.2),
+    PaperRow("1", "CARE", ("algo=care",), "care", 76.0, 6.9),
     PaperRow("1", "PaCo", _PACO, "paco", 85.4, 4.5),
     PaperRow("text", "Single-Task SAC (2M frames per task, §6.1)", ("algo=single_task",), "single_task", 61.9, None),
     PaperRow("2", "PaCo (maskout + w-reset)", _PACO, "paco", 85.4, 4.5),
@@ -51,6 +56,8 @@ PAPER_ROWS: tuple[PaperRow, ...] = (
     PaperRow("3b", "Output-only", (*_PACO, "paco.scope=output"), "paco scope=output", 64.0, 5.5),
     PaperRow("3b", "Actor-only", (*_PACO, "paco.scope=actor"), "paco scope=actor", 73.3, 5.8),
     PaperRow("3b", "AC-shared (PaCo)", _PACO, "paco", 85.4, 4.5),
+    # not in the PaCo paper: MOORE's own MT10-rand result (Hendawy et al., ICLR 2024)
+    PaperRow("later", "MOORE (Hendawy et al., 2024; its own paper)", ("algo=moore",), "moore", 88.7, None),
 )
 
 TABLE_TITLES = {
@@ -59,12 +66,13 @@ TABLE_TITLES = {
     "2": "Table 2: stabilisation (loss maskout, w-reset)",
     "3a": "Table 3(a): parameter-set size K",
     "3b": "Table 3(b): compositional structure",
+    "later": "Later methods (their own papers' MT10-rand numbers, not the PaCo paper's runs)",
 }
 
 
 def rows_of_tables(tables: list[str]) -> list[PaperRow]:
     """The rows of the given tables (``"3"`` means 3a and 3b; ``"1"`` includes the §6.1 single-task
-    number), one per distinct variant, in the paper's order.
+    number; ``"later"`` gives the later methods), one per distinct variant, in the paper's order.
 
     Examples:
         >>> [r.variant for r in rows_of_tables(["2"])]
@@ -75,7 +83,7 @@ def rows_of_tables(tables: list[str]) -> list[PaperRow]:
         wanted |= {"1": {"1", "text"}, "3": {"3a", "3b"}}.get(t, {t})
     unknown = wanted - set(TABLE_TITLES)
     if unknown:
-        raise ValueError(f"unknown table(s) {sorted(unknown)}; choose from 1, 2, 3, 3a, 3b")
+        raise ValueError(f"unknown table(s) {sorted(unknown)}; choose from 1, 2, 3, 3a, 3b, later")
     seen: dict[str, PaperRow] = {}
     for row in PAPER_ROWS:
         if row.table in wanted:

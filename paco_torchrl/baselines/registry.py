@@ -13,6 +13,11 @@ fixed one-hot :class:`~paco_torchrl.nn.TaskWeights`:
                  to its input (no ``TaskWeights`` and no compositional layer at all).
 =============  ==========================================================================
 
+The published baselines of Table 1 that are not PaCo instantiations (SAC+FiLM, PCGrad,
+Soft-Modularization, CARE) and MOORE (ICLR 2024) have their own networks
+(:mod:`paco_torchrl.baselines.published`); ``pcgrad`` is MT-SAC's network with
+:class:`~paco_torchrl.baselines.pcgrad.PCGradUpdateStep`.
+
 The baselines use none of PaCo's stabilisation (the paper's baselines have neither loss
 maskout nor w-reset; with a fixed ``w`` there is nothing to reset anyway).
 """
@@ -25,6 +30,14 @@ from omegaconf import DictConfig
 from torch import nn
 from torchrl.data import TensorSpec
 
+from paco_torchrl.baselines.pcgrad import make_pcgrad_update
+from paco_torchrl.baselines.published import (
+    build_care_networks,
+    build_film_networks,
+    build_moore_networks,
+    build_soft_modules_networks,
+)
+from paco_torchrl.baselines.temp_reweight import make_soft_modules_update
 from paco_torchrl.modules import make_paco_actor, make_paco_actor_critic, make_paco_qvalue
 from paco_torchrl.nn import TaskWeights
 
@@ -145,8 +158,13 @@ class Algo:
         build_networks: ``(cfg, observation_dim, action_spec, num_tasks) -> (actor, critics)``.
         loss_maskout: drop tasks over ``ε`` from the loss (overrides ``paco.loss_maskout``).
         w_reset: re-initialise dropped tasks' ``w`` (overrides ``paco.w_reset``).
-        structure_keys: ``paco.*`` keys this algo's networks read; a non-default value
-            makes a distinct variant in reports (see :func:`variant_label`).
+        structure_keys: config keys this algo's networks read (``paco.*`` keys without the
+            section, others as ``section.key``); a non-default value makes a distinct variant
+            in reports (see :func:`variant_label`).
+        make_update: ``(cfg, loss, optimizer, target_updater, **kwargs)`` building the update step
+            instead of :class:`~paco_torchrl.objectives.PaCoUpdateStep` (``kwargs``: those of
+            ``PaCoUpdateStep`` plus ``metric_fill``).
+        losses: the ``loss=`` choices the algo supports (``None``: all).
 
     Examples:
         >>> ALGOS["mhsac"].stabilisation(None)
@@ -159,6 +177,8 @@ class Algo:
     loss_maskout: bool | None = None
     w_reset: bool | None = None
     structure_keys: tuple[str, ...] = ()
+    make_update: Callable | None = None
+    losses: tuple[str, ...] | None = None
 
     def stabilisation(self, cfg: DictConfig | None) -> tuple[bool, bool]:
         """``(loss_maskout, w_reset)`` for this algo under ``cfg``."""
@@ -166,6 +186,16 @@ class Algo:
         reset = cfg.paco.w_reset if self.w_reset is None else self.w_reset
         return maskout, reset
 
+
+# td3 rebuilds a deterministic twin of a PaCo / one-hot actor; the published baselines' networks have none
+_SAC_ACTOR_LOSSES = ("sac", "redq", "crossq")
+_SOFT_MODULES_KEYS = (
+    "num_layers", "num_modules", "module_hidden", "num_gating_layers", "gating_hidden", "temp_reweight",
+)
+_CARE_KEYS = (
+    "num_encoders", "encoder_hidden", "encoder_layers", "feature_dim", "context_hidden", "context_layers",
+    "context_dim", "temperature", "embeddings",
+)
 
 ALGOS: dict[str, Algo] = {
     a.name: a
@@ -181,6 +211,17 @@ ALGOS: dict[str, Algo] = {
              build_mhsac_networks, False, False),
         Algo("single_task", "Single-task SAC ×T: independent networks (K=T, fixed one-hot w)",
              build_single_task_networks, False, False),
+        Algo("film", "SAC+FiLM: per-task feature-wise scale and shift of every hidden layer", build_film_networks,
+             False, False, losses=_SAC_ACTOR_LOSSES),
+        Algo("pcgrad", "PCGrad: MT-SAC network, conflicting per-task gradients projected", build_mtsac_networks,
+             False, False, make_update=make_pcgrad_update),
+        Algo("soft_modules", "Soft-Modularization: modules routed by a state- and task-conditioned network",
+             build_soft_modules_networks, False, False, tuple("soft_modules." + k for k in _SOFT_MODULES_KEYS),
+             make_update=make_soft_modules_update, losses=_SAC_ACTOR_LOSSES),
+        Algo("care", "CARE: mixture of state encoders, attention from task-description embeddings",
+             build_care_networks, False, False, tuple("care." + k for k in _CARE_KEYS), losses=_SAC_ACTOR_LOSSES),
+        Algo("moore", "MOORE: Gram-Schmidt-orthogonal experts, task-specific weights, per-task heads",
+             build_moore_networks, False, False, ("moore.num_experts",), losses=_SAC_ACTOR_LOSSES),
     )
 }
 
@@ -199,15 +240,18 @@ def variant_label(cfg: DictConfig) -> str:
         >>> variant_label(load_config(None, ["algo=mtsac", "paco.num_param_sets=3"]))
         'mtsac'
     """
-    from paco_torchrl.training.config import PaCoConfig
+    from omegaconf import OmegaConf
 
-    defaults = PaCoConfig()
+    from paco_torchrl.training.config import RunConfig
+
+    defaults = OmegaConf.structured(RunConfig)
     parts = [cfg.algo]
     algo = ALGOS.get(cfg.algo)
     for key in algo.structure_keys if algo is not None else ():
-        value = cfg.paco[key]
-        if value != getattr(defaults, key):
-            name = "K" if key == "num_param_sets" else key
+        path = key if "." in key else f"paco.{key}"
+        value = OmegaConf.select(cfg, path)
+        if value != OmegaConf.select(defaults, path):
+            name = "K" if key == "num_param_sets" else key.split(".")[-1]
             parts.append(f"{name}={str(value).lower() if isinstance(value, bool) else value}")
     if cfg.get("loss", "sac") != "sac":  # another RL loss than SAC makes another variant
         parts.append(f"loss={cfg.loss}")

@@ -105,20 +105,18 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
             beta=cfg.paco.w_reset_beta,
             reset_optimizer_state=cfg.paco.reset_optimizer_state,
         )
-    step_kwargs = dict(
-        loss_threshold=cfg.paco.loss_threshold,
-        loss_maskout=maskout,
-        w_reset=w_reset,
-        compile=cfg.compile,
-        compile_mode=cfg.compile_mode,
-        cudagraphs=cfg.cudagraphs,
-    )
-    if parts.metric_fill:
+    step_kwargs = dict(loss_threshold=cfg.paco.loss_threshold, loss_maskout=maskout, w_reset=w_reset)
+    speed = dict(compile=cfg.compile, compile_mode=cfg.compile_mode, cudagraphs=cfg.cudagraphs)
+    if algo.make_update is not None:  # e.g. PCGrad's projected per-task gradients, Soft-Modules' reweighting
+        update = algo.make_update(
+            cfg, loss, optimizer, parts.target_updater, metric_fill=parts.metric_fill, **step_kwargs
+        )
+    elif parts.metric_fill:
         update = LoggedUpdateStep(
-            loss, optimizer, parts.target_updater, metric_fill=parts.metric_fill, **step_kwargs
+            loss, optimizer, parts.target_updater, metric_fill=parts.metric_fill, **step_kwargs, **speed
         )
     else:
-        update = PaCoUpdateStep(loss, optimizer, parts.target_updater, **step_kwargs)
+        update = PaCoUpdateStep(loss, optimizer, parts.target_updater, **step_kwargs, **speed)
     return SimpleNamespace(
         actor=parts.actor,
         collect_policy=parts.collect_policy,

@@ -92,6 +92,34 @@ class PaCoConfig:
 
 
 @dataclass
+class SoftModulesConfig:  # algo=soft_modules; reference code's MT10 config (modular_2_2_2_256)
+    num_layers: int = 2
+    num_modules: int = 2
+    module_hidden: int = 256
+    num_gating_layers: int = 2
+    gating_hidden: int = 256
+    temp_reweight: bool = True  # task losses weighted by T·softmax(-log α) (reference "temp_reweight")
+
+
+@dataclass
+class CAREConfig:  # algo=care; mtrl's CARE settings
+    num_encoders: int = 4
+    encoder_hidden: int = 50
+    encoder_layers: int = 2
+    feature_dim: int = 50
+    context_hidden: int = 50
+    context_layers: int = 2
+    context_dim: int = 50
+    temperature: float = 1.0
+    embeddings: Any = None  # path to a task-embedding file; None = the packaged all-MiniLM-L6-v2 file
+
+
+@dataclass
+class MOOREConfig:  # algo=moore; the MOORE paper: 4 experts on MT10, 6 on MT50
+    num_experts: int = 4
+
+
+@dataclass
 class EvalConfig:
     interval_frames: int = 500_000
     episodes_per_task: int = 10
@@ -139,6 +167,9 @@ class RunConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     sac: SACConfig = field(default_factory=SACConfig)
     paco: PaCoConfig = field(default_factory=PaCoConfig)
+    soft_modules: SoftModulesConfig = field(default_factory=SoftModulesConfig)
+    care: CAREConfig = field(default_factory=CAREConfig)
+    moore: MOOREConfig = field(default_factory=MOOREConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
@@ -199,8 +230,13 @@ def validate_config(cfg: DictConfig) -> None:
     modes = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
     _check(cfg.compile_mode in modes, "compile_mode", f"must be one of {modes}, got {cfg.compile_mode!r}")
     if cfg.compile or cfg.cudagraphs:
-        _check(cfg.loss == "sac", "compile" if cfg.compile else "cudagraphs",
-               f"is implemented for loss=sac (MultiTaskSACLoss) only, got loss={cfg.loss!r}")
+        key = "compile" if cfg.compile else "cudagraphs"
+        _check(cfg.loss == "sac", key, f"is implemented for loss=sac (MultiTaskSACLoss) only, got loss={cfg.loss!r}")
+        _check(
+            cfg.algo not in ALGOS or ALGOS[cfg.algo].make_update is None,
+            key,
+            f"is implemented for PaCo's update step; algo={cfg.algo} has its own",
+        )
     if cfg.cudagraphs:
         import torch
 
@@ -254,6 +290,7 @@ def validate_config(cfg: DictConfig) -> None:
         f"one_hot needs paco.num_param_sets == number of tasks ({num_tasks}), got {p.num_param_sets}",
     )
     _check(p.scope in ("all", "actor", "output"), "paco.scope", f"must be all, actor or output, got {p.scope!r}")
+    _validate_baselines(cfg)
     _check(cfg.eval.interval_frames > 0, "eval.interval_frames", f"must be > 0, got {cfg.eval.interval_frames}")
     _check(cfg.eval.episodes_per_task >= 1, "eval.episodes_per_task", "must be >= 1")
     _check(cfg.checkpoint.interval_frames > 0, "checkpoint.interval_frames", "must be > 0")
@@ -275,6 +312,31 @@ def validate_config(cfg: DictConfig) -> None:
         _check(fault.kind in FAULT_KINDS, "fault.kind", f"must be one of {FAULT_KINDS}, got {fault.kind!r}")
         _check(fault.at_frame >= 0, "fault.at_frame", f"must be >= 0, got {fault.at_frame}")
         _check(math.isfinite(fault.scale), "fault.scale", f"must be finite, got {fault.scale}")
+
+
+def _validate_baselines(cfg: DictConfig) -> None:
+    """The ``soft_modules``, ``care`` and ``moore`` sections, and the losses an algo supports."""
+    from paco_torchrl.baselines import ALGOS
+
+    algo = ALGOS[cfg.algo]
+    _check(algo.losses is None or cfg.loss in algo.losses, "loss",
+           f"algo={cfg.algo} supports loss in {algo.losses}, got {cfg.loss!r}")
+    sm = cfg.soft_modules
+    _check(sm.num_layers >= 2, "soft_modules.num_layers", f"must be >= 2, got {sm.num_layers}")
+    for key in ("num_modules", "module_hidden", "gating_hidden"):
+        _check(sm[key] >= 1, f"soft_modules.{key}", f"must be >= 1, got {sm[key]}")
+    _check(sm.num_gating_layers >= 0, "soft_modules.num_gating_layers", f"must be >= 0, got {sm.num_gating_layers}")
+    care = cfg.care
+    for key in ("num_encoders", "encoder_hidden", "encoder_layers", "feature_dim", "context_hidden",
+                "context_layers", "context_dim"):
+        _check(care[key] >= 1, f"care.{key}", f"must be >= 1, got {care[key]}")
+    _check(care.temperature > 0, "care.temperature", f"must be > 0, got {care.temperature}")
+    _check(care.embeddings is None or Path(care.embeddings).is_file(), "care.embeddings",
+           f"no file at {care.embeddings!r}")
+    k, width = cfg.moore.num_experts, int(cfg.network.num_cells[-1])
+    _check(k >= 1, "moore.num_experts", f"must be >= 1, got {k}")
+    _check(cfg.algo != "moore" or k <= width, "moore.num_experts",
+           f"orthogonal experts need num_experts <= network.num_cells[-1] ({width}), got {k}")
 
 
 def task_names(cfg: DictConfig) -> tuple[str, ...]:

@@ -1,0 +1,78 @@
+"""Soft-Modularization's task reweighting: per-task losses weighted by ``T · softmax(−log α)``."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from tensordict import TensorDictBase
+
+from paco_torchrl.objectives import PaCoUpdateStep
+from paco_torchrl.objectives.maskout import loss_maskout, masked_total_loss
+
+
+def temperature_weights(log_alpha: torch.Tensor, num_tasks: int) -> torch.Tensor:
+    """``T · softmax(−log α)`` (detached, mean 1): a task with a high temperature (a policy still far
+    from its target entropy, i.e. not yet learnt) gets a small weight.
+
+    Uniform weights when α is not per task (``loss=redq|crossq`` share one α).
+
+    Examples:
+        >>> import torch
+        >>> temperature_weights(torch.log(torch.tensor([1.0, 1.0, 0.5])), 3)
+        tensor([0.7500, 0.7500, 1.5000])
+    """
+    if log_alpha.numel() != num_tasks:
+        return torch.ones(num_tasks, device=log_alpha.device)
+    return num_tasks * torch.softmax(-log_alpha.detach().reshape(num_tasks), dim=-1)
+
+
+class TempReweightedUpdateStep(PaCoUpdateStep):
+    """:class:`~paco_torchrl.objectives.PaCoUpdateStep` with the actor and critic losses of task ``τ``
+    multiplied by ``T · softmax(−log α)_τ`` (Yang et al. 2020, §4.3; reference config
+    ``"temp_reweight": true``); the α losses are not reweighted. Metrics are the unweighted per-task
+    losses, like every other algo's.
+
+    Keyword Args:
+        temp_reweight: ``False`` gives the plain update.
+        metric_fill: per-task metrics added after the update (see ``LoggedUpdateStep``).
+        Other arguments are those of ``PaCoUpdateStep``.
+    """
+
+    def __init__(
+        self,
+        *args,
+        temp_reweight: bool = True,
+        metric_fill: dict[str, Callable[[TensorDictBase], torch.Tensor]] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.temp_reweight = temp_reweight
+        self.metric_fill = metric_fill or {}
+
+    def compute_loss(self, batch: TensorDictBase) -> tuple[torch.Tensor, TensorDictBase, torch.Tensor, torch.Tensor]:
+        task_losses = self.loss_module(batch)
+        under = loss_maskout(task_losses, self.loss_threshold)
+        mask = under if self.loss_maskout else torch.ones_like(under)
+        if not self.temp_reweight:
+            return masked_total_loss(task_losses, mask), task_losses, mask, under
+        num_tasks = under.shape[-1]
+        weights = temperature_weights(self.loss_module.log_alpha, num_tasks)
+        total = torch.zeros_like(weights)
+        for key in task_losses.keys():
+            if isinstance(key, str) and key.startswith("loss_"):
+                scale = torch.ones_like(weights) if key == "loss_alpha" else weights
+                total = total + scale * task_losses.get(key)
+        return masked_total_loss(total, mask), task_losses, mask, under
+
+    def __call__(self, batch: TensorDictBase) -> TensorDictBase:
+        metrics = super().__call__(batch)
+        for key, fill in self.metric_fill.items():
+            metrics.set(key, fill(metrics))
+        return metrics
+
+
+def make_soft_modules_update(cfg, loss_module, optimizer, target_updater=None, **kwargs) -> TempReweightedUpdateStep:
+    """``Algo.make_update`` of ``soft_modules``: reweighting as ``soft_modules.temp_reweight`` says."""
+    return TempReweightedUpdateStep(
+        loss_module, optimizer, target_updater, temp_reweight=cfg.soft_modules.temp_reweight, **kwargs
+    )
