@@ -126,3 +126,28 @@ def loss_curves(run_dir: str | Path, out: str | Path) -> Path:
     axes[-1].set_xlabel("frames")
     fig.tight_layout()
     return save_figure(fig, out)
+
+
+def compare_success(runs: dict[str, str | Path], out: str | Path, title: str = "") -> Path:
+    """Mean evaluation success against frames of several runs on one axis (e.g. transfer vs scratch).
+
+    Args:
+        runs: ``{label: run_dir}``; each run needs ``logs/scalars/eval/mean_success.csv``.
+        out: PNG path.
+        title: figure title.
+    """
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.6, 3.4), dpi=110)
+    for label, run_dir in runs.items():
+        path = scalars_dir(run_dir) / "eval" / "mean_success.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"no evaluation log at {path}")
+        ax.plot(*read_series(path), marker=".", lw=1.6, label=label)
+    ax.set_xlabel("frames")
+    ax.set_ylabel("success rate")
+    ax.set_ylim(-0.03, 1.03)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, out)
