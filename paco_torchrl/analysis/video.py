@@ -115,7 +115,7 @@ def tile_clips(clips: Sequence[np.ndarray], labels: Sequence[str], successes: Se
         for clip, label, success in zip(clips, labels, successes):
             i = min(t, len(clip) - 1)
             ok = bool(success[min(i, len(success) - 1)]) if len(success) else False
-            row.append(_label(clip[i], f"{label}{' ✓ success' if ok else ''}".replace("✓", "+"), ok))
+            row.append(_label(clip[i], f"{label}: success" if ok else label, ok))
         frames.append(np.concatenate(row, axis=1))
     return np.stack(frames)
 
