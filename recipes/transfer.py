@@ -19,6 +19,10 @@ plus ``comparison.json`` (final success of both, whether ``Φ`` stayed bit-ident
 (``collector.total_frames``, ``init_random_frames``, ``optim.batch_size``, evaluation, logging and
 checkpoint intervals are scaled from the source's per-task share); any ``key=value`` of the run
 config overrides them.
+
+``critic=train`` keeps the critics trainable in the transfer run (the policy's ``Φ`` stays frozen):
+with the default ``paco.share_w=true`` a frozen critic has to fit the new task's values through the
+same ``K`` numbers as the policy, which can fail where the policy subspace itself would do.
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ from paco_torchrl.training.transfer import (
 )
 
 MODES = ("both", "transfer", "scratch")
+CRITICS = ("frozen", "train")
 _PER_TASK_KEYS = (
     "collector.total_frames", "collector.init_random_frames", "optim.batch_size", "eval.interval_frames",
     "checkpoint.interval_frames", "logger.interval_frames",
@@ -77,11 +82,14 @@ def run_transfer(
     *,
     mode: str = "both",
     w_init: str = "mean",
+    critic: str = "frozen",
     output_dir: str | Path | None = None,
 ) -> dict:
     """Runs the transfer (frozen ``Φ``) and / or the from-scratch training; returns the comparison."""
     if mode not in MODES:
         raise ConfigError(f"mode: must be one of {MODES}, got {mode!r}")
+    if critic not in CRITICS:
+        raise ConfigError(f"critic: must be one of {CRITICS}, got {critic!r}")
     if w_init not in W_INITS:
         raise ConfigError(f"w_init: must be one of {W_INITS}, got {w_init!r}")
     source = Path(source)
@@ -91,11 +99,11 @@ def run_transfer(
     cfg = transfer_config(source, tasks, overrides)
     out = Path(output_dir or cfg.output_dir or source / f"transfer-{'_'.join(tasks)}")
     comparison: dict = {"source": str(source), "tasks": list(task_names(cfg)), "w_init": w_init,
-                        "frames": int(cfg.collector.total_frames)}
+                        "critic": critic, "frames": int(cfg.collector.total_frames)}
 
     def prepare(agent) -> None:
         load_parameter_set(agent, source_state, w_init=w_init)
-        freeze_parameter_set(agent)
+        freeze_parameter_set(agent, train_critics=critic == "train")
 
     runs = {}
     for name in ("transfer", "scratch"):
@@ -107,9 +115,9 @@ def run_transfer(
         comparison[name] = {"mean_success": results["mean_success"], "per_task_success": results["per_task_success"]}
         runs[f"{name} ({'frozen Φ, learn w, α' if name == 'transfer' else 'Φ, w, α'})"] = out / name
     if "transfer" in comparison:
-        comparison["phi_bit_identical"] = same_parameter_set(
-            source_state, load_checkpoint(out / "transfer" / "checkpoint.pt")
-        )
+        moved = load_checkpoint(out / "transfer" / "checkpoint.pt")
+        comparison["phi_bit_identical"] = same_parameter_set(source_state, moved)  # actor and critics
+        comparison["actor_phi_bit_identical"] = same_parameter_set(source_state, moved, "actor")
     atomic_write_text(out / "comparison.json", json.dumps(comparison, indent=2))
     compare_success(runs, out / "comparison.png", title=f"{', '.join(comparison['tasks'])} from {source.name}")
     return comparison
@@ -118,7 +126,7 @@ def run_transfer(
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``source=``, ``tasks=[...]``, ``mode=``, ``w_init=`` and run-config ``key=value`` overrides."""
     argv = sys.argv[1:] if argv is None else argv
-    own = {"source": None, "tasks": None, "mode": "both", "w_init": "mean"}
+    own = {"source": None, "tasks": None, "mode": "both", "w_init": "mean", "critic": "frozen"}
     rest = []
     for arg in argv:
         key, _, value = arg.partition("=")
@@ -130,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         if not own["source"] or not own["tasks"]:
             raise ConfigError("source=<run_dir> and tasks=[name,...] are required")
         tasks = [t.strip() for t in own["tasks"].strip("[]").split(",") if t.strip()]
-        comparison = run_transfer(own["source"], tasks, rest, mode=own["mode"], w_init=own["w_init"])
+        comparison = run_transfer(
+            own["source"], tasks, rest, mode=own["mode"], w_init=own["w_init"], critic=own["critic"]
+        )
     except (ConfigError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

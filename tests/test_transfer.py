@@ -96,3 +96,19 @@ def test_transfer_cli_errors_are_one_line(tmp_path, capsys):
     assert transfer.main([f"source={tmp_path}", "tasks=[rotate-0]"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("error: ") for line in err)
+
+
+def test_train_critics_keeps_the_actor_phi_and_moves_the_critics(source_run):
+    cfg = load_config(source_run / "config.yaml", ["env.tasks=[rotate-180]", "optim.batch_size=16"])
+    env = make_env(cfg, seed=1)
+    agent = make_agent(cfg, env, torch.device("cpu"))
+    source = load_checkpoint(source_run / "checkpoint.pt")
+    load_parameter_set(agent, source, w_init="fresh")
+    freeze_parameter_set(agent, train_critics=True)
+    assert all(p.requires_grad for n, p in agent.loss.named_parameters() if n.startswith("qvalue_network_params"))
+    with torch.no_grad():
+        td = env.rollout(8, agent.collect_policy)
+    for _ in range(3):
+        agent.update(td.reshape(1, -1))
+    state = agent.loss.state_dict()
+    assert same_parameter_set(source, state, "actor") and not same_parameter_set(source, state)

@@ -90,7 +90,7 @@ def task_specific_parameters(agent: SimpleNamespace) -> list[torch.Tensor]:
     ]
 
 
-def freeze_parameter_set(agent: SimpleNamespace) -> torch.optim.Optimizer:
+def freeze_parameter_set(agent: SimpleNamespace, *, train_critics: bool = False) -> torch.optim.Optimizer:
     """Freezes everything but ``W`` and ``α``; the agent's optimizer is rebuilt over those alone.
 
     ``requires_grad`` is turned off for ``Φ`` (and any plain layer), so no gradient is even
@@ -98,10 +98,18 @@ def freeze_parameter_set(agent: SimpleNamespace) -> torch.optim.Optimizer:
     ``alpha_lr``). The update step and the w-reset get the new optimizer. Target critics
     keep following the (now fixed) critics by Polyak averaging.
 
+    Args:
+        agent: from :func:`~paco_torchrl.training.make_agent` (after :func:`load_parameter_set`).
+        train_critics: also keep the critics' parameters trainable. The transferred policy
+            is still ``Φ_actor w``; the critics, a training aid, then need not express the new
+            task's values through the same ``K``-dimensional ``w`` as the policy.
+
     Returns:
         The new optimizer (also set as ``agent.optimizer``).
     """
     keep = {id(p) for p in task_specific_parameters(agent)}
+    if train_critics:
+        keep |= {id(p) for name, p in agent.loss.named_parameters() if "qvalue_network_params" in name}
     for p in agent.loss.parameters():
         p.requires_grad_(id(p) in keep)
     old = agent.optimizer
@@ -120,11 +128,12 @@ def freeze_parameter_set(agent: SimpleNamespace) -> torch.optim.Optimizer:
     return optimizer
 
 
-def same_parameter_set(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+def same_parameter_set(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], network: str = "") -> bool:
     """Whether two loss states (or checkpoints) hold bit-identical live ``Φ`` (actor and critics).
 
-    Compares every non-task-specific network entry present in both; target critics are left
-    out (they move towards the frozen critics by Polyak averaging).
+    Compares every non-task-specific network entry present in both (only those of
+    ``<network>_network_params`` if ``network`` is given, e.g. ``"actor"``); target critics
+    are left out (they move towards the frozen critics by Polyak averaging).
 
     Examples:
         >>> import torch
@@ -135,6 +144,6 @@ def same_parameter_set(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -
     a, b = a.get("loss", a), b.get("loss", b)
     keys = [
         k for k in a
-        if k in b and "network_params" in k and not k.startswith("target_") and not is_task_specific(k)
+        if k in b and f"{network}_network_params" in k and not k.startswith("target_") and not is_task_specific(k)
     ]
     return bool(keys) and all(a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in keys)
