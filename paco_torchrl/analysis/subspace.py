@@ -147,7 +147,7 @@ def subspace_plot(run_dir: str | Path, out: str | Path) -> Path:
     tasks, learned, sampled = data["tasks"], data["learned"], sorted(data["sampled"], key=lambda s: s["angle"])
     plt = pyplot()
     colors = {task: plt.get_cmap("tab10")(i % 10) for i, task in enumerate(tasks)}
-    fig, axes = plt.subplots(1, 3, figsize=(12.6, 3.9), dpi=100)
+    fig, axes = plt.subplots(1, 3, figsize=(12.6, 4.3), dpi=100)
     ax = axes[0]
     circle = torch.linspace(0, 2 * math.pi, 200)
     ax.plot(circle.cos(), circle.sin(), color="lightgray", lw=1, zorder=1)
@@ -167,7 +167,7 @@ def subspace_plot(run_dir: str | Path, out: str | Path) -> Path:
     ax.set_ylim(-1.35, 1.35)
     ax.set_xlabel("w₁")
     ax.set_ylabel("w₂")
-    ax.legend(fontsize=6, loc="lower left")
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2, frameon=False)
     ax.set_title("learned (▲) and sampled w", fontsize=9)
     for ax, key, label in ((axes[1], "return", "return"), (axes[2], "success", "success rate")):
         for task in tasks:
