@@ -18,7 +18,6 @@ from types import SimpleNamespace
 
 import torch
 from omegaconf import DictConfig
-from torchrl.collectors import Collector
 from tqdm import tqdm
 
 from paco_torchrl.training.system import tune_malloc
@@ -27,24 +26,33 @@ from paco_torchrl.training import (
     CheckpointError,
     ConfigError,
     MetricsLogger,
+    RewardFault,
     evaluate,
     load_checkpoint,
     load_config,
     make_agent,
+    make_collector,
     make_env,
     make_replay,
     prepare_run_dir,
     resolve_device,
+    restore_replay,
     restore_training_state,
-    save_checkpoint,
+    save_run_checkpoint,
     seed_everything,
+    set_rng_state,
     torch_threads,
     training_state,
+    truncate_csv_logs,
     validate_config,
     write_results,
 )
 
 CONFIG = Path(__file__).parent / "configs" / "mt10_rand.yaml"
+
+
+class EnvFailure(RuntimeError):
+    """Collection failed (e.g. an env worker died); a final checkpoint was written first."""
 
 
 def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | None = None) -> dict:
@@ -68,37 +76,57 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
         prepare_agent(agent)
     replay = make_replay(cfg, agent.num_tasks, device)
     logger = MetricsLogger(run_dir, cfg.logger.backend, agent.task_names)
+    fault = RewardFault.from_config(cfg, agent.task_names)  # off unless fault.task is set
     frames = updates = 0
+    state = None
     if cfg.resume is not None and (run_dir / CHECKPOINT_NAME).exists():
-        frames, updates = restore_training_state(agent, load_checkpoint(run_dir / CHECKPOINT_NAME, device))
+        state = load_checkpoint(run_dir / CHECKPOINT_NAME, device)
+        frames, updates = restore_training_state(agent, state, logger=logger, env=env, eval_env=eval_env)
+        restore_replay(run_dir, state, replay)  # False for a checkpoint saved without replay: it refills
+        truncate_csv_logs(run_dir, frames)  # rows logged after the checkpoint are logged again
     start_frames, started = frames, time.perf_counter()
 
-    collector = Collector(
-        env,
-        agent.collect_policy,  # the actor with its exploration (SAC: sampling from the policy)
-        frames_per_batch=env.batch_size[0],  # one vector step: one frame per env
-        total_frames=cfg.collector.total_frames - frames,
-        init_random_frames=max(0, cfg.collector.init_random_frames - frames),
-        policy_device=device,
-        storing_device=replay.storage.device,
-        auto_register_policy_transforms=False,  # the PaCo actor needs no env transform
+    def checkpoint() -> None:
+        save_run_checkpoint(
+            run_dir,
+            CHECKPOINT_NAME,
+            training_state(agent, frames, updates, logger=logger, env=env, eval_env=eval_env),
+            replay if cfg.checkpoint.replay else None,
+        )
+
+    collector = make_collector(  # TorchRL Collector (or AsyncCollector: collection overlapped with updates)
+        cfg, env, agent.collect_policy, frames_done=frames, device=device, storing_device=replay.storage.device
     )
+    if state is not None:
+        set_rng_state(state["rng"])  # after the collector, whose construction may draw random numbers
     results: dict = {}
-    next_eval = (frames // cfg.eval.interval_frames + 1) * cfg.eval.interval_frames
-    next_log = frames + cfg.logger.interval_frames
-    next_checkpoint = frames + cfg.checkpoint.interval_frames
+    next_eval, next_log, next_checkpoint = (
+        (frames // interval + 1) * interval
+        for interval in (cfg.eval.interval_frames, cfg.logger.interval_frames, cfg.checkpoint.interval_frames)
+    )
     bar = tqdm(total=cfg.collector.total_frames, initial=frames, unit="frame", disable=not cfg.progress)
 
-    for batch in collector:
-        # 1. store the vector step's transitions ([num_envs, 1], task-major)
-        replay.extend(batch)
+    batches = iter(collector)
+    while frames < cfg.collector.total_frames:
+        # 1. collect vector steps and store their transitions ([num_envs, steps], task-major)
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        except Exception as err:  # an env worker died: keep what was learned, then stop with one line
+            checkpoint()
+            collector.shutdown(raise_on_error=False)
+            raise EnvFailure(f"collection failed at frame {frames} ({type(err).__name__}: "
+                             f"{str(err).splitlines()[0] if str(err) else ''}); checkpoint written") from err
         frames += batch.numel()
+        batch = fault(batch, frames)  # fault injection (off by default): one task's reward explodes
+        replay.extend(batch)
         logger.accumulate_episodes(batch)
 
         # 2. Algorithm 1 on a balanced [T, n] batch: compose θ_τ = Φ w_τ → per-task losses J_τ →
         #    loss maskout (J_τ > ε dropped) → Φ, W, α step → target soft update → w-reset
         if frames >= cfg.collector.init_random_frames:
-            for _ in range(cfg.collector.updates_per_step):
+            for _ in range(cfg.collector.updates_per_step * batch.shape[-1]):  # per vector step collected
                 metrics = agent.update(replay.sample())
                 logger.accumulate(metrics)
                 updates += 1
@@ -117,12 +145,13 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
             bar.set_postfix(fps=f"{fps:.0f}", success=f"{results.get('mean_success', float('nan')):.2f}")
             next_log += cfg.logger.interval_frames
         if frames >= next_checkpoint:
-            save_checkpoint(run_dir / CHECKPOINT_NAME, training_state(agent, frames, updates))
+            checkpoint()
             next_checkpoint += cfg.checkpoint.interval_frames
         bar.update(batch.numel())
 
     bar.close()
     collector.shutdown()
+    checkpoint()  # before the final evaluation, so that a resumed run continues exactly from here
     if results.get("frames") != frames:  # the final policy is always evaluated
         results = write_results(run_dir, frames, evaluate(
             agent.actor, eval_env, cfg.eval.episodes_per_task, max_episode_steps=cfg.env.max_episode_steps,
@@ -130,7 +159,6 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
         ))
         logger.log_evaluation(results, frames)
     logger.flush(frames, {"updates": updates})
-    save_checkpoint(run_dir / CHECKPOINT_NAME, training_state(agent, frames, updates))
     env.close()
     eval_env.close()
     return results
@@ -152,6 +180,9 @@ def main(config: Path = CONFIG, argv: list[str] | None = None) -> int:
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except EnvFailure as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
     print(f"mean success {results['mean_success']:.3f} after {results['frames']} frames")
     return 0
 

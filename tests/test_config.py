@@ -55,9 +55,28 @@ def test_required_keys_exist_and_override():
         ("env.max_episode_steps=501", "env.max_episode_steps"),
         ("paco.w_init=one_hot", "paco.w_init"),  # K=5 != T=10
         ("resume=/nonexistent/run", "resume"),
+        ("resume=/", "resume"),  # a folder without checkpoint.pt
+        ("fault.task=not-a-task", "fault.task"),
+        ("fault.task=10", "fault.task"),
+        ("fault.task=reach-v3", None),  # valid task: checks the fault's other keys next
+        ("compile_mode=fastest", "compile_mode"),
+        ("cudagraphs=true", "cudagraphs"),  # this machine runs on the CPU
+        ("collector.steps_per_batch=0", "collector.steps_per_batch"),
+        ("checkpoint.interval_frames=0", "checkpoint.interval_frames"),
     ],
 )
 def test_bad_values_name_the_key(override, key):
+    if key is None:  # a valid value, paired with bad values of its section
+        for extra, bad_key in (("fault.kind=zero", "fault.kind"), ("fault.at_frame=-1", "fault.at_frame")):
+            with pytest.raises(ConfigError, match=f"^{bad_key}"):
+                validate_config(load_config(MT10, [override, extra]))
+        validate_config(load_config(MT10, [override]))
+        return
+    if key == "cudagraphs":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
     with pytest.raises(ConfigError) as err:
         validate_config(load_config(MT10, [override]))
     message = str(err.value)

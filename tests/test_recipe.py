@@ -89,3 +89,17 @@ def test_resume_from_a_corrupt_checkpoint_is_one_clear_line(tmp_path, capsys):
     code = mt10_rand.main(mt10_rand.CONFIG, ["env.benchmark=toy", f"resume={run}", "progress=false", "threads=1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: cannot read checkpoint")
+
+
+def test_resume_with_an_incompatible_config_is_one_clear_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    common = ["env.benchmark=toy", "env.num_toy_tasks=2", "env.max_episode_steps=10", "optim.batch_size=32",
+              "network.num_cells=[16]", "collector.init_random_frames=20", "eval.episodes_per_task=1",
+              "progress=false", "threads=1", "device=cpu"]
+    assert mt10_rand.main(mt10_rand.CONFIG, common + ["paco.num_param_sets=3", "collector.total_frames=40",
+                                                      f"output_dir={run}"]) == 0
+    capsys.readouterr()
+    code = mt10_rand.main(mt10_rand.CONFIG, [f"resume={run}", "paco.num_param_sets=4", "collector.total_frames=80"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: checkpoint does not fit this run")
+    assert load_checkpoint(run / "checkpoint.pt")["frames"] == 40  # untouched

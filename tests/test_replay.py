@@ -45,3 +45,32 @@ def test_memmap_storage(tmp_path):
     rb.extend(_batch(2, 3, 0, 1))
     assert rb.sample()["task_id"].tolist() == [[0, 0], [1, 1]]
     assert any(tmp_path.iterdir())
+
+
+def test_prefetched_batches_are_balanced_too():
+    rb = TaskBalancedReplayBuffer(3, 1, capacity_per_env=20, batch_size=12, keys=("task_id", "env", "step"), prefetch=2)
+    rb.extend(_batch(3, 10, 0, 1))
+    for _ in range(4):
+        sample = rb.sample()
+        assert sample.shape == (3, 4)
+        assert torch.equal(sample["task_id"], torch.arange(3)[:, None].expand(3, 4))
+
+
+def test_dump_and_load_state_round_trip(tmp_path):
+    keys = ("task_id", "env", "step")
+    rb = TaskBalancedReplayBuffer(2, 1, capacity_per_env=5, batch_size=4, keys=keys)
+    rb.extend(_batch(2, 7, 0, 1))  # wraps around: cursor 2, steps 5, 6 overwrote 0, 1
+    rb.dump_state(tmp_path / "replay")
+    copy = TaskBalancedReplayBuffer(2, 1, capacity_per_env=5, batch_size=4, keys=keys)
+    copy.load_state(tmp_path / "replay")
+    assert len(copy) == len(rb) == 10 and copy._writer._cursor == rb._writer._cursor == 2
+    assert torch.equal(copy.storage._storage["step"], rb.storage._storage["step"])
+    rb.extend(_batch(2, 1, 7, 1))
+    copy.extend(_batch(2, 1, 7, 1))  # the next write lands in the same slot
+    assert torch.equal(copy.storage._storage["step"], rb.storage._storage["step"])
+    torch.manual_seed(0)
+    a = rb.sample()
+    torch.manual_seed(0)
+    assert torch.equal(copy.sample()["step"], a["step"])
+    with pytest.raises(RuntimeError, match="empty"):
+        copy.load_state(tmp_path / "replay")

@@ -1,8 +1,11 @@
 """Per-task balanced replay: every batch holds the same number of transitions of every task."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
-from tensordict import TensorDictBase
+from tensordict import TensorDict, TensorDictBase
 from torchrl.data import LazyMemmapStorage, LazyTensorStorage, ReplayBuffer
 from torchrl.data.replay_buffers.samplers import Sampler
 from torchrl.data.replay_buffers.storages import Storage
@@ -101,6 +104,9 @@ class TaskBalancedReplayBuffer(ReplayBuffer):
         device: storage device (``"cuda"`` keeps replay and sampling on the GPU).
         memmap_dir: if given, a memory-mapped storage in that folder instead of RAM.
         keys: the entries to store.
+        prefetch: batches sampled ahead in a background thread (TorchRL's ``prefetch``);
+            ``0`` samples on demand (the only setting whose sampling order, and so a
+            resumed run, is reproducible).
 
     Examples:
         >>> import torch
@@ -121,6 +127,7 @@ class TaskBalancedReplayBuffer(ReplayBuffer):
         device: torch.device | str = "cpu",
         memmap_dir: str | None = None,
         keys: tuple = SAC_KEYS,
+        prefetch: int = 0,
     ) -> None:
         if batch_size % num_tasks:
             raise ValueError(f"batch_size={batch_size} is not divisible by the number of tasks {num_tasks}")
@@ -130,7 +137,10 @@ class TaskBalancedReplayBuffer(ReplayBuffer):
         else:
             storage = LazyTensorStorage(capacity_per_env * num_envs, device=device, ndim=2)
         super().__init__(
-            storage=storage, sampler=TaskBalancedSampler(num_tasks, envs_per_task), batch_size=batch_size
+            storage=storage,
+            sampler=TaskBalancedSampler(num_tasks, envs_per_task),
+            batch_size=batch_size,
+            prefetch=prefetch or None,
         )
         self.num_tasks = num_tasks
         self.keys = keys
@@ -145,3 +155,45 @@ class TaskBalancedReplayBuffer(ReplayBuffer):
     def sample(self, batch_size: int | None = None, *args, **kwargs) -> TensorDictBase:
         """A task-major batch ``[T, batch_size / T]``."""
         return super().sample(batch_size, *args, **kwargs).reshape(self.num_tasks, -1)
+
+    def dump_state(self, path: str | Path) -> None:
+        """Writes the filled part of the storage (memory-mapped tensors) and the write cursor to ``path``.
+
+        Only tensors and JSON are written (nothing pickled); :meth:`load_state` reads them back
+        into a buffer built with the same arguments. Files are fsynced, so that a rename of
+        ``path`` after this call publishes a complete copy.
+        """
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        filled = self.storage.shape[0] if len(self.storage) else 0
+        if filled:
+            self.storage._storage[:filled].memmap(path / "data", num_threads=0)
+        meta = {"filled": filled, "cursor": self._writer._cursor, "write_count": self._writer._write_count}
+        (path / "replay.json").write_text(json.dumps(meta))
+        _fsync_tree(path)
+
+    def load_state(self, path: str | Path) -> None:
+        """Restores what :meth:`dump_state` wrote into this (empty) buffer."""
+        path = Path(path)
+        meta = json.loads((path / "replay.json").read_text())
+        if len(self.storage):
+            raise RuntimeError("load_state needs an empty replay buffer")
+        if meta["filled"]:
+            data = TensorDict.load_memmap(path / "data")
+            capacity = self.storage.max_size // data.shape[1]
+            if data.shape[0] > capacity:
+                raise ValueError(f"saved replay holds {data.shape[0]} steps per env, capacity is {capacity}")
+            super().extend(data.transpose(0, 1).to(self.storage.device).clone())
+        self._writer._cursor = meta["cursor"]
+        self._writer._write_count = meta["write_count"]
+
+
+def _fsync_tree(path: Path) -> None:
+    import os
+
+    for item in sorted(path.rglob("*")):
+        fd = os.open(item, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -318,6 +318,21 @@ class MetaWorldVecEnv(EnvBase):
         for i, sub_env in enumerate(self.gym_env.envs):
             sub_env.seed_goals((seed, i))
 
+    def env_state(self) -> dict[str, Any]:
+        """The sub-envs' goal-sampler states (plain ints and strings), for checkpoints.
+
+        MuJoCo's simulation state is not included: a resumed run starts new episodes,
+        with the goals an uninterrupted run would have drawn next.
+        """
+        return {"goal_rng": [sub_env._goal_rng.bit_generator.state for sub_env in self.gym_env.envs]}
+
+    def load_env_state(self, state: dict[str, Any], resume_episodes: bool = True) -> None:
+        """Restores :meth:`env_state` (``resume_episodes`` is accepted for API parity; episodes restart)."""
+        if len(state["goal_rng"]) != len(self.gym_env.envs):
+            raise ValueError(f"saved state has {len(state['goal_rng'])} sub-envs, this env {len(self.gym_env.envs)}")
+        for sub_env, rng_state in zip(self.gym_env.envs, state["goal_rng"]):
+            sub_env._goal_rng.bit_generator.state = rng_state
+
     def close(self, *, raise_if_closed: bool = True) -> None:
         """Closes the sub-envs."""
         self.gym_env.close()

@@ -121,6 +121,27 @@ class MultiTaskPointEnv(EnvBase):
         self._steps = torch.zeros(n, dtype=torch.long, device=self.device)
         self._generator = torch.Generator(device=self.device)
         self._generator.manual_seed(0 if seed is None else seed)
+        self._pending_state: dict[str, torch.Tensor] | None = None
+
+    def env_state(self) -> dict[str, torch.Tensor]:
+        """The env's whole state (episodes in progress and generator), for checkpoints."""
+        return {
+            "position": self._pos.clone(),
+            "goal": self._goal.clone(),
+            "steps": self._steps.clone(),
+            "generator": self._generator.get_state(),
+        }
+
+    def load_env_state(self, state: dict[str, torch.Tensor], resume_episodes: bool = True) -> None:
+        """Restores :meth:`env_state`.
+
+        The generator is restored at once. With ``resume_episodes`` the episodes in
+        progress come back at the next full reset (the one a collector makes when it
+        starts), which then returns the saved observation instead of new episodes —
+        so a resumed run continues exactly where the checkpoint was taken.
+        """
+        self._generator.set_state(state["generator"])
+        self._pending_state = dict(state) if resume_episodes else None
 
     def _sample_disk(self, count: int) -> torch.Tensor:
         radius = torch.rand(count, 1, generator=self._generator, device=self.device).sqrt()
@@ -146,6 +167,12 @@ class MultiTaskPointEnv(EnvBase):
     def _reset(self, tensordict: TensorDictBase | None = None, **kwargs) -> TensorDictBase:
         n = self.batch_size[0]
         mask = None if tensordict is None else tensordict.get("_reset", None)
+        if self._pending_state is not None and mask is None:
+            state, self._pending_state = self._pending_state, None
+            self._pos = state["position"].to(self.device)
+            self._goal = state["goal"].to(self.device)
+            self._steps = state["steps"].to(self.device)
+            return self._observe()
         mask = torch.ones(n, dtype=torch.bool, device=self.device) if mask is None else mask.reshape(n)
         self._pos = torch.where(mask.unsqueeze(-1), self._sample_disk(n), self._pos)
         self._goal = torch.where(mask.unsqueeze(-1), self._sample_disk(n), self._goal)

@@ -236,8 +236,7 @@ class MultiTaskSACLoss(SACLoss):
         """Points the critics' W entries back at views of the shared W."""
         for key in keys:
             tw = self._shared_w_sources[key]
-            size = self.qvalue_network_params.get(key).shape[0]
-            self._set_critic_w_entry(key, tw.weight.expand(size, *tw.weight.shape))
+            self._set_critic_w_entry(key, tw.weight.expand(self.num_qvalue_nets, *tw.weight.shape))
 
     def _apply(self, fn, *args, **kwargs):
         keys = self._shared_view_keys()
@@ -278,12 +277,14 @@ class MultiTaskSACLoss(SACLoss):
             return alpha * log_prob - min_q, log_prob
         # ALF's form: the critics are evaluated at the detached action, the actor is
         # pulled along dQ/da; the loss value is ½‖dQ/da‖² + α log π.
-        with torch.enable_grad():
-            action_in = action.detach().requires_grad_(True)
-            td_q.set(self.tensor_keys.action, action_in)
-            q = self._vmap_qnetworkN0(td_q, self._cached_detached_qvalue_params)
-            min_q = q.get(self.tensor_keys.state_action_value).min(0)[0]
-            (dqda,) = torch.autograd.grad(min_q.sum(), action_in)
+        params = self._cached_detached_qvalue_params
+
+        def min_q_sum(a: torch.Tensor) -> torch.Tensor:
+            td = td_q.clone(False)
+            td.set(self.tensor_keys.action, a)
+            return self._vmap_qnetworkN0(td, params).get(self.tensor_keys.state_action_value).min(0)[0].sum()
+
+        dqda = torch.func.grad(min_q_sum)(action.detach())
         surrogate = 0.5 * ((action + dqda).detach() - action).pow(2).sum(-1)
         return alpha * log_prob + surrogate, log_prob
 

@@ -1,11 +1,13 @@
 """Builders that turn a validated run config into TorchRL parts (envs, networks, loss, update, replay)."""
 from __future__ import annotations
 
+import functools
 import os
 from types import SimpleNamespace
 
 import torch
 from omegaconf import DictConfig
+from torchrl.collectors import AsyncCollector, BaseCollector, Collector
 from torchrl.envs import EnvBase
 
 from paco_torchrl.baselines import ALGOS
@@ -87,7 +89,12 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
     parts = make_loss(cfg, observation_dim, action_spec, num_tasks, actor, critics, device)
     loss = parts.loss
     optimizer = make_paco_optimizer(
-        loss, cfg.optim.lr, alpha_lr=cfg.optim.alpha_lr, w_lr=cfg.optim.w_lr, eps=cfg.optim.eps
+        loss,
+        cfg.optim.lr,
+        alpha_lr=cfg.optim.alpha_lr,
+        w_lr=cfg.optim.w_lr,
+        eps=cfg.optim.eps,
+        capturable=cfg.cudagraphs,
     )
     maskout, reset = algo.stabilisation(cfg)
     w_reset = None
@@ -99,7 +106,14 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
             beta=cfg.paco.w_reset_beta,
             reset_optimizer_state=cfg.paco.reset_optimizer_state,
         )
-    step_kwargs = dict(loss_threshold=cfg.paco.loss_threshold, loss_maskout=maskout, w_reset=w_reset)
+    step_kwargs = dict(
+        loss_threshold=cfg.paco.loss_threshold,
+        loss_maskout=maskout,
+        w_reset=w_reset,
+        compile=cfg.compile,
+        compile_mode=cfg.compile_mode,
+        cudagraphs=cfg.cudagraphs,
+    )
     if parts.metric_fill:
         update = LoggedUpdateStep(
             loss, optimizer, parts.target_updater, metric_fill=parts.metric_fill, **step_kwargs
@@ -130,4 +144,40 @@ def make_replay(cfg: DictConfig, num_tasks: int, device: torch.device) -> TaskBa
         capacity_per_env=capacity,
         batch_size=cfg.optim.batch_size,
         device=replay_device,
+        prefetch=cfg.replay.prefetch,
     )
+
+
+def make_collector(
+    cfg: DictConfig,
+    env: EnvBase,
+    policy,
+    *,
+    frames_done: int,
+    device: torch.device,
+    storing_device: torch.device,
+) -> BaseCollector:
+    """The run's collector, for the frames left after ``frames_done``.
+
+    A batch holds ``collector.steps_per_batch`` vector-env steps (``[num_envs, steps]``).
+    ``collector.async_collection=false``: TorchRL's ``Collector`` steps ``env`` in this
+    process, between updates. ``true``: an ``AsyncCollector`` builds its own copy of the env
+    in a worker process and collects the next batch while this process updates; on the CPU
+    the worker's policy shares the trained parameters' memory, so it acts with weights at
+    most one batch old. (The worker's env state is not checkpointed: a resumed async run
+    starts new episodes.)
+    """
+    num_envs = env.batch_size[0]
+    frames_per_batch = num_envs * cfg.collector.steps_per_batch
+    left = cfg.collector.total_frames - frames_done
+    kwargs = dict(
+        frames_per_batch=frames_per_batch,
+        total_frames=-(-left // frames_per_batch) * frames_per_batch,  # whole batches
+        init_random_frames=max(0, cfg.collector.init_random_frames - frames_done),
+        policy_device=device,
+        storing_device=storing_device,
+    )
+    if not cfg.collector.async_collection:
+        return Collector(env, policy, auto_register_policy_transforms=False, **kwargs)
+    create_env = functools.partial(make_env, cfg, cfg.seed + frames_done, device)
+    return AsyncCollector(create_env, policy, **kwargs)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,7 @@ def atomic_write_bytes(path: str | os.PathLike, write: callable) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(path.parent)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -89,8 +86,18 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"cannot read checkpoint {path}: {str(err).splitlines()[0]}") from None
 
 
-def training_state(agent, frames: int, updates: int) -> dict[str, Any]:
-    """Everything a run needs to continue: loss (networks, targets, α), optimizer, w-reset, counters, RNG."""
+def training_state(
+    agent, frames: int, updates: int, *, logger=None, env=None, eval_env=None
+) -> dict[str, Any]:
+    """Everything a run needs to continue, as tensors and plain types (``weights_only``-loadable).
+
+    Loss (networks, targets, W, α), optimizer, w-reset, counters, RNG of torch / numpy /
+    python; with ``logger`` its running sums and counts; with ``env`` / ``eval_env`` their
+    state where the env offers ``env_state()`` (the toy env: everything; Meta-World's
+    ``gym_vector`` backend: the goal samplers). The replay buffer is saved beside the
+    checkpoint by :func:`save_run_checkpoint`.
+    """
+    envs = {name: e.env_state() for name, e in (("env", env), ("eval_env", eval_env)) if hasattr(e, "env_state")}
     return {
         "loss": agent.loss.state_dict(),
         "optimizer": agent.optimizer.state_dict(),
@@ -98,17 +105,81 @@ def training_state(agent, frames: int, updates: int) -> dict[str, Any]:
         "frames": frames,
         "updates": updates,
         "rng": rng_state(),
+        "logger": logger.state_dict() if logger is not None else None,
+        "envs": envs,
     }
 
 
-def restore_training_state(agent, state: dict[str, Any]) -> tuple[int, int]:
-    """Loads :func:`training_state` into ``agent``; returns ``(frames, updates)``."""
+def restore_training_state(agent, state: dict[str, Any], *, logger=None, env=None, eval_env=None) -> tuple[int, int]:
+    """Loads :func:`training_state` into ``agent`` (and ``logger`` / envs); returns ``(frames, updates)``.
+
+    RNG states are not touched: call :func:`set_rng_state` with ``state["rng"]`` once the
+    collector is built (building it may draw random numbers). ``env`` resumes its
+    episodes in progress at its next full reset; ``eval_env`` gets only its generators back.
+    """
     try:
         agent.loss.load_state_dict(state["loss"])
         agent.optimizer.load_state_dict(state["optimizer"])
         if agent.w_reset is not None:
             agent.w_reset.load_state_dict(state["w_reset"])
-        set_rng_state(state["rng"])
+        if logger is not None and state.get("logger") is not None:
+            logger.load_state_dict(state["logger"])
+        envs = state.get("envs", {})
+        for name, e, resume in (("env", env, True), ("eval_env", eval_env, False)):
+            if name in envs and hasattr(e, "load_env_state"):
+                e.load_env_state(envs[name], resume_episodes=resume)
         return int(state["frames"]), int(state["updates"])
-    except (KeyError, RuntimeError, ValueError) as err:
+    except (KeyError, RuntimeError, ValueError, TypeError) as err:
         raise CheckpointError(f"checkpoint does not fit this run: {str(err).splitlines()[0]}") from None
+
+
+REPLAY_PREFIX = "replay-"
+
+
+def save_run_checkpoint(run_dir: str | os.PathLike, name: str, state: dict[str, Any], replay=None) -> None:
+    """Writes ``state`` to ``run_dir/name`` and the replay buffer beside it, crash-safely.
+
+    The replay goes to a fresh ``replay-<frames>`` folder (written under a temporary name,
+    fsynced, renamed); then the checkpoint, which names that folder, replaces the old one
+    atomically; only then are older replay folders removed. A crash at any moment leaves
+    a checkpoint whose replay folder is complete.
+    """
+    run_dir = Path(run_dir)
+    state = dict(state)
+    state["replay_dir"] = None
+    if replay is not None and len(replay):
+        folder = f"{REPLAY_PREFIX}{int(state['frames']):012d}"
+        final = run_dir / folder
+        if not final.is_dir():  # same frame count = same content: an existing copy is reused
+            tmp = run_dir / f".{folder}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            replay.dump_state(tmp)
+            os.replace(tmp, final)
+            _fsync_dir(run_dir)
+        state["replay_dir"] = folder
+    save_checkpoint(run_dir / name, state)
+    for old in run_dir.iterdir():
+        stale = old.name.startswith(REPLAY_PREFIX) or old.name.startswith(f".{REPLAY_PREFIX}")
+        if stale and old.name != state["replay_dir"]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def restore_replay(run_dir: str | os.PathLike, state: dict[str, Any], replay) -> bool:
+    """Refills ``replay`` from the folder the checkpoint names; ``False`` if it saved none."""
+    folder = state.get("replay_dir")
+    if not folder:
+        return False
+    path = Path(run_dir) / folder
+    try:
+        replay.load_state(path)
+    except (OSError, KeyError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"cannot read the replay buffer at {path}: {str(err).splitlines()[0]}") from None
+    return True
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -5,6 +5,7 @@ with a one-line error naming the key and what is allowed.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ BACKENDS = ("auto", "gym_vector", "serial", "parallel")
 BENCHMARKS = ("MT10", "MT50", "toy")
 LOGGERS = ("csv", "tensorboard")
 LOSSES = ("sac", "td3", "redq", "crossq")  # see paco_torchrl/training/losses.py
+FAULT_KINDS = ("scale", "nan", "inf")
 
 
 @dataclass
@@ -35,6 +37,8 @@ class CollectorConfig:
     total_frames: int = 20_000_000
     init_random_frames: int = 15_000
     updates_per_step: int = 1  # gradient updates per vector-env step
+    async_collection: bool = False  # collect in a separate process, concurrently with the updates
+    steps_per_batch: int = 1  # vector-env steps per collector batch (the update-to-data ratio is kept)
 
 
 @dataclass
@@ -52,6 +56,7 @@ class OptimConfig:
 class ReplayConfig:
     capacity_per_env: int = 1_000_000
     device: str = "auto"  # auto = the training device
+    prefetch: int = 0  # batches sampled ahead in a thread (0: on demand, reproducible)
 
 
 @dataclass
@@ -95,6 +100,17 @@ class EvalConfig:
 @dataclass
 class CheckpointConfig:
     interval_frames: int = 1_000_000
+    replay: bool = True  # save the replay buffer (memory-mapped) with each checkpoint: exact resume
+
+
+@dataclass
+class FaultConfig:
+    """Fault injection (off by default): one task's reward explodes from ``at_frame`` on."""
+
+    task: Any = None  # task name (or index) whose reward goes bad; None = no fault
+    at_frame: int = 0
+    kind: str = "scale"  # scale (reward × scale) | nan | inf
+    scale: float = 1e6
 
 
 @dataclass
@@ -113,6 +129,9 @@ class RunConfig:
     algo: str = "paco"
     loss: str = "sac"  # sac (MultiTaskSACLoss) | td3 | redq | crossq (TorchRL losses, per task)
     progress: bool = True
+    compile: bool = False  # torch.compile the Algorithm-1 update
+    compile_mode: Any = None  # torch.compile mode (None = its default)
+    cudagraphs: bool = False  # capture the update in a CUDA graph (CUDA only)
     env: EnvConfig = field(default_factory=EnvConfig)
     collector: CollectorConfig = field(default_factory=CollectorConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -123,6 +142,7 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    fault: FaultConfig = field(default_factory=FaultConfig)
 
 
 class ConfigError(ValueError):
@@ -176,6 +196,16 @@ def validate_config(cfg: DictConfig) -> None:
     _check(cfg.algo in ALGOS, "algo", f"must be one of {tuple(ALGOS)}, got {cfg.algo!r}")
     _check(cfg.loss in LOSSES, "loss", f"must be one of {LOSSES}, got {cfg.loss!r}")
     _check(cfg.threads is None or int(cfg.threads) >= 1, "threads", f"must be >= 1, got {cfg.threads}")
+    modes = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+    _check(cfg.compile_mode in modes, "compile_mode", f"must be one of {modes}, got {cfg.compile_mode!r}")
+    if cfg.compile or cfg.cudagraphs:
+        _check(cfg.loss == "sac", "compile" if cfg.compile else "cudagraphs",
+               f"is implemented for loss=sac (MultiTaskSACLoss) only, got loss={cfg.loss!r}")
+    if cfg.cudagraphs:
+        import torch
+
+        on_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+        _check(on_cuda, "cudagraphs", f"needs a CUDA device, but device={cfg.device!r} runs on the CPU")
     env = cfg.env
     _check(env.benchmark in BENCHMARKS, "env.benchmark", f"must be one of {BENCHMARKS}, got {env.benchmark!r}")
     _check(env.backend in BACKENDS, "env.backend", f"must be one of {BACKENDS}, got {env.backend!r}")
@@ -188,6 +218,7 @@ def validate_config(cfg: DictConfig) -> None:
     _check(col.total_frames > 0, "collector.total_frames", f"must be > 0, got {col.total_frames}")
     _check(col.init_random_frames >= 0, "collector.init_random_frames", f"must be >= 0, got {col.init_random_frames}")
     _check(col.updates_per_step >= 1, "collector.updates_per_step", f"must be >= 1, got {col.updates_per_step}")
+    _check(col.steps_per_batch >= 1, "collector.steps_per_batch", f"must be >= 1, got {col.steps_per_batch}")
     opt = cfg.optim
     _check(opt.batch_size > 0, "optim.batch_size", f"must be > 0, got {opt.batch_size}")
     _check(
@@ -200,6 +231,7 @@ def validate_config(cfg: DictConfig) -> None:
     _check(0 < opt.gamma <= 1, "optim.gamma", f"must be in (0, 1], got {opt.gamma}")
     _check(0 < opt.tau <= 1, "optim.tau", f"must be in (0, 1], got {opt.tau}")
     _check(cfg.replay.capacity_per_env >= 1, "replay.capacity_per_env", "must be >= 1")
+    _check(cfg.replay.prefetch >= 0, "replay.prefetch", f"must be >= 0, got {cfg.replay.prefetch}")
     _check(cfg.replay.device in DEVICES, "replay.device", f"must be one of {DEVICES}, got {cfg.replay.device!r}")
     _check(
         len(cfg.network.num_cells) >= 1 and all(int(c) >= 1 for c in cfg.network.num_cells),
@@ -229,6 +261,20 @@ def validate_config(cfg: DictConfig) -> None:
     _check(cfg.logger.interval_frames > 0, "logger.interval_frames", "must be > 0")
     if cfg.resume is not None:
         _check(Path(cfg.resume).is_dir(), "resume", f"no run directory at {cfg.resume!r}")
+        _check(
+            (Path(cfg.resume) / "checkpoint.pt").is_file(), "resume", f"no checkpoint.pt in {cfg.resume!r} to resume from"
+        )
+    fault = cfg.fault
+    if fault.task is not None:
+        names = task_names(cfg)
+        _check(
+            fault.task in names or (isinstance(fault.task, int) and 0 <= fault.task < len(names)),
+            "fault.task",
+            f"must be one of the run's tasks {names} or an index below {len(names)}, got {fault.task!r}",
+        )
+        _check(fault.kind in FAULT_KINDS, "fault.kind", f"must be one of {FAULT_KINDS}, got {fault.kind!r}")
+        _check(fault.at_frame >= 0, "fault.at_frame", f"must be >= 0, got {fault.at_frame}")
+        _check(math.isfinite(fault.scale), "fault.scale", f"must be finite, got {fault.scale}")
 
 
 def task_names(cfg: DictConfig) -> tuple[str, ...]:

@@ -73,7 +73,42 @@ class MetricsLogger:
             self._log_per_task("train_reward", per_env.mean(-1).tolist(), frames)
         self._sums, self._updates, self._reward_sum, self._steps = {}, 0, None, 0
 
+    def state_dict(self) -> dict:
+        """Running sums and cumulative counts (tensors and ints only), for checkpoints."""
+        return {
+            "sums": dict(self._sums),
+            "updates": self._updates,
+            "reward_sum": self._reward_sum,
+            "steps": self._steps,
+            "total_counts": dict(self.total_counts),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restores :meth:`state_dict`: a resumed run logs what an uninterrupted one would."""
+        self._sums = dict(state["sums"])
+        self._updates = int(state["updates"])
+        self._reward_sum = state["reward_sum"]
+        self._steps = int(state["steps"])
+        self.total_counts = dict(state["total_counts"])
+
     def log_evaluation(self, results: dict, frames: int) -> None:
         self.log_scalar("eval/mean_success", results["mean_success"], frames)
         for task, value in results["per_task_success"].items():
             self.log_scalar(f"eval_success/{task}", value, frames)
+
+
+def truncate_csv_logs(run_dir: str | Path, frames: int) -> int:
+    """Drops CSV scalar rows logged after ``frames`` (written after the checkpoint a run resumes from).
+
+    Each file is rewritten atomically. Returns the number of rows dropped.
+    """
+    from paco_torchrl.training.checkpoint import atomic_write_text
+
+    dropped = 0
+    for path in sorted((Path(run_dir) / "logs" / "scalars").rglob("*.csv")):
+        lines = path.read_text().splitlines(keepends=True)
+        keep = [line for line in lines if line.strip() and float(line.split(",", 1)[0]) <= frames]
+        if len(keep) != len(lines):
+            dropped += len(lines) - len(keep)
+            atomic_write_text(path, "".join(keep))
+    return dropped

@@ -1,0 +1,97 @@
+"""Exploding-task robustness: one task's reward ×1e6 (or NaN) mid-run, PaCo vs PaCo-Vanilla vs a clean run.
+
+    python benchmarks/fault_injection.py                       # toy env, 4 tasks, seeds 0 1 2
+    python benchmarks/fault_injection.py --seeds 0 --kind nan
+    python benchmarks/fault_injection.py --metaworld --frames 30000 --seeds 0
+
+Runs ``recipes/mt10_rand.py``'s ``train`` for every (variant, seed) and prints one row per run:
+the faulty task's and the other tasks' final success, the other tasks' critic loss and reward per step
+(last logging interval), how many updates dropped the faulty task (``over_threshold``) and how often
+its ``w`` was reset.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+
+import mt10_rand  # noqa: E402
+
+from paco_torchrl.training import load_config  # noqa: E402
+
+TOY = [
+    "env.benchmark=toy", "env.num_toy_tasks=4", "env.max_episode_steps=20", "collector.init_random_frames=800",
+    "collector.updates_per_step=2", "optim.batch_size=256", "optim.gamma=0.9", "network.num_cells=[64,64]",
+    "paco.num_param_sets=2", "eval.episodes_per_task=20", "logger.interval_frames=2000",
+]
+METAWORLD = [
+    "env.tasks=[reach-v3,drawer-close-v3,window-open-v3]", "collector.init_random_frames=3000",
+    "optim.batch_size=384", "network.num_cells=[256,256]", "paco.num_param_sets=3", "eval.episodes_per_task=5",
+    "logger.interval_frames=3000",
+]
+VARIANTS = {"clean paco": ("paco", False), "paco": ("paco", True), "paco_vanilla": ("paco_vanilla", True)}
+
+
+def last_value(path: Path) -> float:
+    rows = [r for r in csv.reader(path.open()) if len(r) == 2]
+    return float(rows[-1][1]) if rows else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--frames", type=int, default=16_000)
+    parser.add_argument("--at-frame", type=int, default=None, help="first faulty frame (default: frames/3)")
+    parser.add_argument("--kind", default="scale", choices=["scale", "nan", "inf"])
+    parser.add_argument("--metaworld", action="store_true", help="three Meta-World tasks instead of the toy env")
+    parser.add_argument("--out", type=Path, default=None, help="keep the run directories here")
+    args = parser.parse_args()
+    base = (METAWORLD if args.metaworld else TOY) + [
+        f"collector.total_frames={args.frames}", f"eval.interval_frames={args.frames}",
+        f"checkpoint.interval_frames={args.frames}", "checkpoint.replay=false", "progress=false", "threads=1",
+        "device=cpu",
+    ]
+    at_frame = args.at_frame if args.at_frame is not None else args.frames // 3
+    root = args.out or Path(tempfile.mkdtemp(prefix="fault-"))
+    print(f"fault: task 0 reward {'x1e6' if args.kind == 'scale' else args.kind} from frame {at_frame} of "
+          f"{args.frames}; {'Meta-World' if args.metaworld else 'toy'}; run dirs in {root}")
+    print("| variant | seed | faulty task success | other tasks' success | other tasks' critic loss | "
+          "other tasks' reward/step | updates dropping it | w resets | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    summary: dict[str, list[float]] = {}
+    for seed in args.seeds:
+        for name, (algo, faulty) in VARIANTS.items():
+            run = root / f"{name.replace(' ', '_')}-s{seed}"
+            overrides = base + [f"algo={algo}", f"seed={seed}", f"output_dir={run}"]
+            if faulty:
+                overrides += ["fault.task=0", f"fault.at_frame={at_frame}", f"fault.kind={args.kind}"]
+            cfg = load_config(mt10_rand.CONFIG, overrides)
+            start = time.perf_counter()
+            results = mt10_rand.train(cfg)
+            wall = time.perf_counter() - start
+            per_task = list(results["per_task_success"].values())
+            names = list(results["per_task_success"])
+            others = statistics.mean(per_task[1:])
+            scalars = run / "logs" / "scalars"
+            dropped = last_value(scalars / "over_threshold_count" / f"{names[0]}.csv")
+            resets = last_value(scalars / "reset_count" / f"{names[0]}.csv")
+            q_loss = statistics.mean(last_value(scalars / "loss_qvalue" / f"{n}.csv") for n in names[1:])
+            reward = statistics.mean(last_value(scalars / "train_reward" / f"{n}.csv") for n in names[1:])
+            summary.setdefault(name, []).append(others)
+            print(f"| {name} | {seed} | {per_task[0]:.2f} | {others:.3f} | {q_loss:.3g} | {reward:.3g} | {dropped:.0f} "
+                  f"| {resets:.0f} | {wall:.0f} |", flush=True)
+    print()
+    for name, values in summary.items():
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        print(f"{name}: other tasks' success {100 * statistics.mean(values):.1f} ± {100 * sd:.1f} % "
+              f"({len(values)} seeds)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Collection options of the recipe: batches of several vector steps, and collection in a worker process."""
+from __future__ import annotations
+
+import pytest
+
+import mt10_rand
+from paco_torchrl.training import load_checkpoint
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+TOY = [
+    "env.benchmark=toy", "env.num_toy_tasks=2", "env.max_episode_steps=15", "optim.batch_size=32",
+    "network.num_cells=[16]", "collector.init_random_frames=40", "eval.episodes_per_task=2",
+    "eval.interval_frames=1000", "checkpoint.interval_frames=1000", "logger.interval_frames=100",
+    "progress=false", "threads=1", "device=cpu",
+]
+
+
+@pytest.mark.parametrize("async_collection", [False, True])
+def test_batches_of_several_steps_keep_the_update_to_data_ratio(tmp_path, async_collection):
+    run = tmp_path / "run"
+    args = TOY + ["collector.total_frames=400", "collector.steps_per_batch=5", "collector.updates_per_step=2",
+                  f"collector.async_collection={str(async_collection).lower()}", f"output_dir={run}"]
+    assert mt10_rand.main(mt10_rand.CONFIG, args) == 0
+    state = load_checkpoint(run / "checkpoint.pt")
+    # 2 envs x 5 steps = 10 frames a batch; updates from the batch reaching frame 40 on, 2 per vector step
+    assert state["frames"] == 400 and state["updates"] == (400 - 40) // 10 * 10 + 10
