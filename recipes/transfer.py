@@ -10,8 +10,9 @@ runs with the source's settings and the same frames and seed are written under `
 (default ``<source>/transfer-<tasks>``):
 
 * ``transfer/``: ``Φ`` loaded from the source and frozen; only ``w`` (one new row per task,
-  starting at the mean of the source's ``w`` with ``w_init=mean``, or drawn like
-  ``paco.w_init`` with ``w_init=fresh``) and ``α`` are learned;
+  starting at the mean of the source's ``w`` with ``w_init=mean``, drawn like ``paco.w_init``
+  with ``w_init=fresh``, or at a related source task's ``w`` with ``w_init=<source task>``, e.g.
+  ``w_init=reach-v3`` for reach-wall) and ``α`` are learned;
 * ``scratch/``: the same agent trained from scratch (``Φ``, ``w`` and ``α``);
 
 plus ``comparison.json`` (final success of both, whether ``Φ`` stayed bit-identical) and
@@ -90,11 +91,15 @@ def run_transfer(
         raise ConfigError(f"mode: must be one of {MODES}, got {mode!r}")
     if critic not in CRITICS:
         raise ConfigError(f"critic: must be one of {CRITICS}, got {critic!r}")
-    if w_init not in W_INITS:
-        raise ConfigError(f"w_init: must be one of {W_INITS}, got {w_init!r}")
     source = Path(source)
     if not (source / "config.yaml").is_file():
         raise ConfigError(f"source: no run directory with a config.yaml at {source}")
+    start: str | int = w_init
+    if w_init not in W_INITS:
+        source_tasks = list(task_names(load_config(source / "config.yaml")))
+        if w_init not in source_tasks:
+            raise ConfigError(f"w_init: must be one of {W_INITS} or a source task ({', '.join(source_tasks)})")
+        start = source_tasks.index(w_init)
     source_state = load_checkpoint(source / "checkpoint.pt")
     cfg = transfer_config(source, tasks, overrides)
     out = Path(output_dir or cfg.output_dir or source / f"transfer-{'_'.join(tasks)}")
@@ -102,7 +107,7 @@ def run_transfer(
                         "critic": critic, "frames": int(cfg.collector.total_frames)}
 
     def prepare(agent) -> None:
-        load_parameter_set(agent, source_state, w_init=w_init)
+        load_parameter_set(agent, source_state, w_init=start)
         freeze_parameter_set(agent, train_critics=critic == "train")
 
     runs = {}

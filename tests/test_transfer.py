@@ -91,11 +91,13 @@ def test_transfer_recipe_compares_with_scratch_and_keeps_phi(source_run, tmp_pat
         assert set(json.loads((out / run / "results.json").read_text())["per_task_success"]) == {"rotate-180"}
 
 
-def test_transfer_cli_errors_are_one_line(tmp_path, capsys):
+def test_transfer_cli_errors_are_one_line(tmp_path, capsys, source_run):
     assert transfer.main(["tasks=[rotate-0]"]) == 2
     assert transfer.main([f"source={tmp_path}", "tasks=[rotate-0]"]) == 2
+    assert transfer.main([f"source={source_run}", "tasks=[rotate-180]", "w_init=rotate-180"]) == 2  # not a source task
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(line.startswith("error: ") for line in err)
+    assert len(err) == 3 and all(line.startswith("error: ") for line in err)
+    assert "w_init: must be one of ('mean', 'fresh') or a source task (rotate-0, rotate-90, rotate-270)" in err[2]
 
 
 def test_train_critics_keeps_the_actor_phi_and_moves_the_critics(source_run):
@@ -103,7 +105,9 @@ def test_train_critics_keeps_the_actor_phi_and_moves_the_critics(source_run):
     env = make_env(cfg, seed=1)
     agent = make_agent(cfg, env, torch.device("cpu"))
     source = load_checkpoint(source_run / "checkpoint.pt")
-    load_parameter_set(agent, source, w_init="fresh")
+    load_parameter_set(agent, source, w_init=2)  # start at the source's rotate-270 row
+    w_key = "actor_network_params.module.0.module.net.task_weights.weight"
+    assert torch.equal(agent.loss.state_dict()[w_key], source["loss"][w_key][2:3])
     freeze_parameter_set(agent, train_critics=True)
     assert all(p.requires_grad for n, p in agent.loss.named_parameters() if n.startswith("qvalue_network_params"))
     with torch.no_grad():

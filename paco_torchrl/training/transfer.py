@@ -40,7 +40,7 @@ def parameter_set_state(agent: SimpleNamespace) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in agent.loss.state_dict().items() if not is_task_specific(k)}
 
 
-def load_parameter_set(agent: SimpleNamespace, source: dict[str, Any], *, w_init: str = "mean") -> list[str]:
+def load_parameter_set(agent: SimpleNamespace, source: dict[str, Any], *, w_init: str | int = "mean") -> list[str]:
     """Loads a checkpoint's ``Φ`` into ``agent``; ``W`` and ``α`` stay the agent's own (new tasks).
 
     Args:
@@ -48,7 +48,8 @@ def load_parameter_set(agent: SimpleNamespace, source: dict[str, Any], *, w_init
             the source run's network, ``K`` and ``loss``.
         source: a checkpoint (:func:`~paco_torchrl.training.load_checkpoint`) or its ``"loss"`` dict.
         w_init: ``"mean"`` starts every new task at the mean of the source's ``w`` rows (the
-            centre of the learned skills); ``"fresh"`` keeps the agent's own init (``paco.w_init``).
+            centre of the learned skills); ``"fresh"`` keeps the agent's own init (``paco.w_init``);
+            an int ``r`` starts every new task at the source's row ``r`` (a related learned task).
 
     Returns:
         The loaded (non-task-specific) keys.
@@ -56,16 +57,22 @@ def load_parameter_set(agent: SimpleNamespace, source: dict[str, Any], *, w_init
     Raises:
         CheckpointError: the source's ``Φ`` does not fit the agent (other sizes, ``K`` or loss).
     """
-    if w_init not in W_INITS:
-        raise ValueError(f"w_init must be one of {W_INITS}, got {w_init!r}")
+    if not (w_init in W_INITS or (isinstance(w_init, int) and not isinstance(w_init, bool))):
+        raise ValueError(f"w_init must be one of {W_INITS} or a source task index, got {w_init!r}")
     src = source.get("loss", source)
     own = agent.loss.state_dict()
     state = {}
     for key, value in own.items():
         if is_task_specific(key):
-            if w_init == "mean" and key.endswith("task_weights.weight") and key in src:
-                mean = src[key].detach().to(value.dtype).mean(dim=-2, keepdim=True)  # over the task dim of [..., T, K]
-                value = mean.expand_as(value).clone()
+            if w_init != "fresh" and key.endswith("task_weights.weight") and key in src:
+                rows = src[key].detach().to(value.dtype)  # [..., T_source, K]
+                if w_init == "mean":
+                    start = rows.mean(dim=-2, keepdim=True)
+                elif -rows.shape[-2] <= w_init < rows.shape[-2]:
+                    start = rows[..., w_init : w_init + 1, :] if w_init >= 0 else rows[..., [w_init], :]
+                else:
+                    raise ValueError(f"w_init={w_init}: the source has {rows.shape[-2]} tasks")
+                value = start.expand_as(value).clone()
             # (no torch.no_grad here: the loss re-ties its views of a shared W while loading)
             state[key] = value
         elif key not in src:
