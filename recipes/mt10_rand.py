@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from omegaconf import DictConfig
@@ -53,8 +55,12 @@ class EnvFailure(RuntimeError):
     """Collection failed (e.g. an env worker died); a final checkpoint was written first."""
 
 
-def train(cfg: DictConfig) -> dict:
-    """Runs one training; returns the last evaluation (also written to ``results.json``)."""
+def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | None = None) -> dict:
+    """Runs one training; returns the last evaluation (also written to ``results.json``).
+
+    ``prepare_agent(agent)``, if given, runs once on the freshly built agent before any
+    checkpoint is restored (e.g. ``recipes/transfer.py`` loads and freezes a trained ``Φ`` there).
+    """
     validate_config(cfg)  # every value checked before any env starts
     device = resolve_device(cfg.device)
     torch.set_num_threads(torch_threads(cfg))
@@ -66,6 +72,8 @@ def train(cfg: DictConfig) -> dict:
     env = make_env(cfg, seed=cfg.seed, device=device)
     eval_env = make_env(cfg, seed=cfg.seed + 10_000, device=device)
     agent = make_agent(cfg, env, device)
+    if prepare_agent is not None:
+        prepare_agent(agent)
     replay = make_replay(cfg, agent.num_tasks, device)
     logger = MetricsLogger(run_dir, cfg.logger.backend, agent.task_names)
     fault = RewardFault.from_config(cfg, agent.task_names)  # off unless fault.task is set

@@ -148,6 +148,9 @@ class MetaWorldTaskEnv(gym.Env):
         max_episode_steps: episode length, 1..500.
         reward_function_version: ``"v1"`` or ``"v2"``.
         seed: seed (or seed sequence) of the goal-sampling RNG.
+        render_kwargs: passed to the Meta-World env to make :meth:`render` work, e.g.
+            ``{"render_mode": "rgb_array", "width": 160, "height": 160, "camera_name": "corner"}``
+            (headless rendering needs ``MUJOCO_GL=egl`` or ``osmesa``, see the README).
 
     Examples:
         >>> goals = _benchmark_goals("MT10", 0)["reach-v3"]  # doctest: +SKIP
@@ -161,13 +164,15 @@ class MetaWorldTaskEnv(gym.Env):
         max_episode_steps: int,
         reward_function_version: str,
         seed: int | Sequence[int],
+        render_kwargs: dict[str, Any] | None = None,
     ) -> None:
         from metaworld.env_dict import ALL_V3_ENVIRONMENTS
 
         self.tasks = tuple(tasks)
         self.max_episode_steps = max_episode_steps
+        self.render_mode = (render_kwargs or {}).get("render_mode")
         self.unwrapped_env = ALL_V3_ENVIRONMENTS[self.tasks[0].env_name](
-            reward_function_version=reward_function_version
+            reward_function_version=reward_function_version, **(render_kwargs or {})
         )
         self.unwrapped_env.set_task(self.tasks[0])
         # upstream issue #599: observation_space keeps the partially-observable [0, 0] goal bounds
@@ -197,6 +202,10 @@ class MetaWorldTaskEnv(gym.Env):
         obs, reward, _, _, info = self.unwrapped_env.step(action)
         self._t += 1
         return obs, float(reward), False, self._t >= self.max_episode_steps, {"success": info["success"]}
+
+    def render(self) -> np.ndarray | None:
+        """The current frame (``uint8 [H, W, 3]`` with ``render_mode="rgb_array"``)."""
+        return self.unwrapped_env.render()
 
     def close(self) -> None:
         """Closes the MuJoCo env."""
@@ -298,6 +307,10 @@ class MetaWorldVecEnv(EnvBase):
         obs, reward, term, trunc, info = self.gym_env.step(action.numpy())
         self._success = np.asarray(info["success"]) > 0
         return self._output(obs, reward, term, trunc)
+
+    def render(self) -> np.ndarray:
+        """Frames of the sub-envs, ``uint8 [n, H, W, 3]`` (sub-envs built with ``render_kwargs``)."""
+        return np.stack([sub_env.render() for sub_env in self.gym_env.envs])
 
     def _set_seed(self, seed: int | None) -> None:
         if seed is None:

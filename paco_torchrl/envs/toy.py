@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from tensordict import TensorDict, TensorDictBase
@@ -12,6 +13,29 @@ from torchrl.envs import EnvBase
 def toy_task_names(num_tasks: int) -> tuple[str, ...]:
     """Names of the toy tasks: ``rotate-<degrees>``."""
     return tuple(f"rotate-{round(360 * t / num_tasks)}" for t in range(num_tasks))
+
+
+def resolve_toy_tasks(num_tasks: int, tasks: Sequence[str] | None) -> tuple[int, ...]:
+    """Indices (among the ``num_tasks`` toy tasks) of the selected task names, in the given order.
+
+    A selection keeps some toy tasks out of a run, e.g. to train on three and transfer to
+    the fourth. ``None`` selects every task.
+
+    Examples:
+        >>> resolve_toy_tasks(4, ["rotate-270", "rotate-0"])
+        (3, 0)
+    """
+    names = toy_task_names(num_tasks)
+    if tasks is None:
+        return tuple(range(num_tasks))
+    if isinstance(tasks, str) or not tasks:
+        raise ValueError(f"tasks must be a non-empty sequence of toy task names, got {tasks!r}")
+    unknown = [t for t in tasks if t not in names]
+    if unknown:
+        raise ValueError(f"unknown toy task {unknown[0]!r}; allowed: {', '.join(names)}")
+    if len(set(tasks)) != len(tasks):
+        raise ValueError(f"duplicate toy tasks in {list(tasks)}")
+    return tuple(names.index(t) for t in tasks)
 
 
 class MultiTaskPointEnv(EnvBase):
@@ -36,6 +60,8 @@ class MultiTaskPointEnv(EnvBase):
         success_radius: distance under which ``success`` is set.
         device: device of the state and outputs.
         seed: seed of the env's own generator.
+        task_ids: run only these of the ``num_tasks`` rotations (in this order; they get
+            the env task ids ``0 … len(task_ids) - 1``). ``None``: all of them.
 
     Examples:
         >>> env = MultiTaskPointEnv(num_tasks=4, seed=0)
@@ -55,9 +81,15 @@ class MultiTaskPointEnv(EnvBase):
         success_radius: float = 0.1,
         device: torch.device | str = "cpu",
         seed: int | None = None,
+        task_ids: Sequence[int] | None = None,
     ) -> None:
         if num_tasks < 1 or envs_per_task < 1 or max_episode_steps < 1:
             raise ValueError("num_tasks, envs_per_task and max_episode_steps must be >= 1")
+        rotations = list(range(num_tasks)) if task_ids is None else [int(t) for t in task_ids]
+        if not rotations or not all(0 <= t < num_tasks for t in rotations):
+            raise ValueError(f"task_ids must be a non-empty list of indices below {num_tasks}, got {task_ids}")
+        all_names = toy_task_names(num_tasks)
+        num_rotations, num_tasks = num_tasks, len(rotations)
         n = num_tasks * envs_per_task
         super().__init__(device=device, batch_size=torch.Size([n]))
         self.num_tasks = num_tasks
@@ -65,8 +97,8 @@ class MultiTaskPointEnv(EnvBase):
         self.max_episode_steps = max_episode_steps
         self.step_size = step_size
         self.success_radius = success_radius
-        self.task_names = toy_task_names(num_tasks)
-        angles = 2 * math.pi * torch.arange(num_tasks, dtype=torch.float32) / num_tasks
+        self.task_names = tuple(all_names[t] for t in rotations)
+        angles = 2 * math.pi * torch.tensor(rotations, dtype=torch.float32) / num_rotations
         rot = torch.stack([torch.stack([angles.cos(), -angles.sin()], -1), torch.stack([angles.sin(), angles.cos()], -1)], -2)
         task_id = torch.arange(num_tasks).repeat_interleave(envs_per_task)
         self.register_buffer("_task_id", task_id.to(self.device))

@@ -32,10 +32,11 @@ def make_env(cfg: DictConfig, seed: int, device: torch.device | str = "cpu") -> 
     """
     e = cfg.env
     if e.benchmark == "toy":
-        from paco_torchrl.envs.toy import MultiTaskPointEnv
+        from paco_torchrl.envs.toy import MultiTaskPointEnv, resolve_toy_tasks
 
         return MultiTaskPointEnv(
-            e.num_toy_tasks, e.envs_per_task, max_episode_steps=e.max_episode_steps, device=device, seed=seed
+            e.num_toy_tasks, e.envs_per_task, max_episode_steps=e.max_episode_steps, device=device, seed=seed,
+            task_ids=resolve_toy_tasks(e.num_toy_tasks, None if e.tasks is None else list(e.tasks)),
         )
     from paco_torchrl.envs.metaworld import make_metaworld_env
 

@@ -29,7 +29,7 @@ class EnvConfig:
     reward_function_version: str = "v2"
     envs_per_task: int = 1
     backend: str = "auto"
-    num_toy_tasks: int = 4  # benchmark=toy only
+    num_toy_tasks: int = 4  # benchmark=toy only (env.tasks may select some of them: [rotate-0, ...])
 
 
 @dataclass
@@ -343,10 +343,13 @@ def task_names(cfg: DictConfig) -> tuple[str, ...]:
     """The run's task names (validated; cheap: builds no environment)."""
     env = cfg.env
     if env.benchmark == "toy":
-        from paco_torchrl.envs.toy import toy_task_names
+        from paco_torchrl.envs.toy import resolve_toy_tasks, toy_task_names
 
-        _check(env.tasks is None, "env.tasks", "must be null for benchmark=toy (set env.num_toy_tasks)")
-        return toy_task_names(env.num_toy_tasks)
+        try:  # a subset of the env.num_toy_tasks rotations, e.g. to hold one out for transfer
+            ids = resolve_toy_tasks(env.num_toy_tasks, None if env.tasks is None else list(env.tasks))
+        except ValueError as err:
+            raise ConfigError(f"env.tasks: {err}") from None
+        return tuple(toy_task_names(env.num_toy_tasks)[i] for i in ids)
     from paco_torchrl.envs.metaworld import resolve_tasks
 
     try:
