@@ -284,7 +284,12 @@ class MultiTaskSACLoss(SACLoss):
             td.set(self.tensor_keys.action, a)
             return self._vmap_qnetworkN0(td, params).get(self.tensor_keys.state_action_value).min(0)[0].sum()
 
-        dqda = torch.func.grad(min_q_sum)(action.detach())
+        if torch.compiler.is_compiling():  # torch.compile traces torch.func.grad, not autograd.grad
+            dqda = torch.func.grad(min_q_sum)(action.detach())
+        else:
+            with torch.enable_grad():
+                action_in = action.detach().requires_grad_(True)
+                (dqda,) = torch.autograd.grad(min_q_sum(action_in), action_in)
         surrogate = 0.5 * ((action + dqda).detach() - action).pow(2).sum(-1)
         return alpha * log_prob + surrogate, log_prob
 
