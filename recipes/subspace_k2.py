@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import mt10_rand  # noqa: E402
 from paco_torchrl.analysis.pca import load_task_weights  # noqa: E402
 from paco_torchrl.analysis.subspace import SUBSPACE_NAME, subspace_plot, subspace_sweep  # noqa: E402
+from paco_torchrl.training.config import split_overrides  # noqa: E402
 from paco_torchrl.training import (  # noqa: E402
     CheckpointError,
     ConfigError,
@@ -75,14 +76,7 @@ def run(cfg: DictConfig, angles: int = 24, episodes: int = 5) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``run=``, ``angles=``, ``episodes=`` and ``key=value`` overrides of the config."""
     argv = sys.argv[1:] if argv is None else argv
-    own = {"run": None, "angles": "24", "episodes": "5"}
-    rest = []
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key in own:
-            own[key] = value
-        else:
-            rest.append(arg)
+    own, rest = split_overrides(argv, {"run": None, "angles": "24", "episodes": "5"})
     try:
         angles, episodes = int(own["angles"]), int(own["episodes"])
         if angles < 1 or episodes < 1:

@@ -37,6 +37,7 @@ import mt10_rand
 from paco_torchrl.analysis.plots import compare_success
 from paco_torchrl.training import CheckpointError, ConfigError, load_checkpoint, load_config, task_names
 from paco_torchrl.training.checkpoint import atomic_write_text
+from paco_torchrl.training.config import split_overrides
 from paco_torchrl.training.transfer import (
     W_INITS,
     freeze_parameter_set,
@@ -131,14 +132,7 @@ def run_transfer(
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``source=``, ``tasks=[...]``, ``mode=``, ``w_init=`` and run-config ``key=value`` overrides."""
     argv = sys.argv[1:] if argv is None else argv
-    own = {"source": None, "tasks": None, "mode": "both", "w_init": "mean", "critic": "frozen"}
-    rest = []
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key in own:
-            own[key] = value
-        else:
-            rest.append(arg)
+    own, rest = split_overrides(argv, {"source": None, "tasks": None, "mode": "both", "w_init": "mean", "critic": "frozen"})
     try:
         if not own["source"] or not own["tasks"]:
             raise ConfigError("source=<run_dir> and tasks=[name,...] are required")

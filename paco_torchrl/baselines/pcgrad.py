@@ -14,8 +14,7 @@ import torch
 from tensordict import TensorDictBase
 from torchrl.objectives import LossModule, SoftUpdate
 
-from paco_torchrl.objectives.maskout import loss_maskout
-from paco_torchrl.objectives.per_task import total_task_loss
+from paco_torchrl.objectives import PaCoUpdateStep
 
 
 def random_orders(num_tasks: int, device: torch.device | str | None = None, generator: torch.Generator | None = None):
@@ -71,9 +70,9 @@ def make_pcgrad_update(cfg, loss_module, optimizer, target_updater=None, **kwarg
     return PCGradUpdateStep(loss_module, optimizer, target_updater, **kwargs)
 
 
-class PCGradUpdateStep:
+class PCGradUpdateStep(PaCoUpdateStep):
     """One update with PCGrad over the per-task losses: same inputs and metrics as
-    :class:`~paco_torchrl.objectives.PaCoUpdateStep`.
+    :class:`~paco_torchrl.objectives.PaCoUpdateStep`, whose loss, maskout and metrics it reuses.
 
     ``J_τ`` (the sum of task ``τ``'s ``loss_*`` entries, masked like ``PaCoUpdateStep`` when
     ``loss_maskout``) is differentiated per task w.r.t. the shared parameters; the gradients are
@@ -112,13 +111,10 @@ class PCGradUpdateStep:
     ) -> None:
         if w_reset is not None:
             raise ValueError("PCGradUpdateStep does not support w-reset")
-        self.loss_module = loss_module
-        self.optimizer = optimizer
-        self.target_updater = target_updater
-        self.loss_threshold = loss_threshold
-        self.loss_maskout = loss_maskout
-        self.w_reset = None
-        self.metric_fill = metric_fill or {}
+        super().__init__(
+            loss_module, optimizer, target_updater, loss_threshold=loss_threshold, loss_maskout=loss_maskout,
+            metric_fill=metric_fill,
+        )
         trained = {id(p) for g in optimizer.param_groups for p in g["params"]}
         self.blocks: dict[str, list[torch.Tensor]] = {}
         self.task_specific: list[torch.Tensor] = []
@@ -151,12 +147,8 @@ class PCGradUpdateStep:
         return [torch.stack([torch.zeros_like(p) if g[k] is None else g[k] for g in per_task])
                 for k, p in enumerate(params)]
 
-    def __call__(self, batch: TensorDictBase) -> TensorDictBase:
-        """One update; returns per-task metrics (batch ``[T]``, detached) like ``PaCoUpdateStep``."""
-        task_losses = self.loss_module(batch)
-        under = loss_maskout(task_losses, self.loss_threshold)
-        mask = under if self.loss_maskout else torch.ones_like(under)
-        total = total_task_loss(task_losses)
+    def _eager_update(self, batch: TensorDictBase) -> TensorDictBase:
+        task_losses, total, mask, under = self.per_task_losses(batch)
         num_tasks = total.shape[-1]
         per_task = torch.where(mask, total, torch.zeros_like(total)) / num_tasks
         self.optimizer.zero_grad(set_to_none=True)
@@ -176,10 +168,4 @@ class PCGradUpdateStep:
         self.optimizer.step()
         if self.target_updater is not None:
             self.target_updater.step()
-        metrics = task_losses.detach()
-        metrics.set("kept", mask)
-        metrics.set("over_threshold", ~under)
-        metrics.set("reset", torch.zeros_like(under))
-        for key, fill in self.metric_fill.items():
-            metrics.set(key, fill(metrics))
-        return metrics
+        return self.metrics(task_losses, mask, under, torch.zeros_like(under))

@@ -1,13 +1,10 @@
 """Soft-Modularization's task reweighting: per-task losses weighted by ``T · softmax(−log α)``."""
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from tensordict import TensorDictBase
 
 from paco_torchrl.objectives import PaCoUpdateStep
-from paco_torchrl.objectives.maskout import loss_maskout, masked_total_loss
 
 
 def temperature_weights(log_alpha: torch.Tensor, num_tasks: int) -> torch.Tensor:
@@ -34,41 +31,23 @@ class TempReweightedUpdateStep(PaCoUpdateStep):
 
     Keyword Args:
         temp_reweight: ``False`` gives the plain update.
-        metric_fill: per-task metrics added after the update (see ``LoggedUpdateStep``).
         Other arguments are those of ``PaCoUpdateStep``.
     """
 
-    def __init__(
-        self,
-        *args,
-        temp_reweight: bool = True,
-        metric_fill: dict[str, Callable[[TensorDictBase], torch.Tensor]] | None = None,
-        **kwargs,
-    ) -> None:
+    def __init__(self, *args, temp_reweight: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.temp_reweight = temp_reweight
-        self.metric_fill = metric_fill or {}
 
-    def compute_loss(self, batch: TensorDictBase) -> tuple[torch.Tensor, TensorDictBase, torch.Tensor, torch.Tensor]:
-        task_losses = self.loss_module(batch)
-        under = loss_maskout(task_losses, self.loss_threshold)
-        mask = under if self.loss_maskout else torch.ones_like(under)
+    def task_totals(self, task_losses: TensorDictBase) -> torch.Tensor:
         if not self.temp_reweight:
-            return masked_total_loss(task_losses, mask), task_losses, mask, under
-        num_tasks = under.shape[-1]
-        weights = temperature_weights(self.loss_module.log_alpha, num_tasks)
+            return super().task_totals(task_losses)
+        weights = temperature_weights(self.loss_module.log_alpha, task_losses.shape[-1])
         total = torch.zeros_like(weights)
         for key in task_losses.keys():
             if isinstance(key, str) and key.startswith("loss_"):
-                scale = torch.ones_like(weights) if key == "loss_alpha" else weights
+                scale = torch.ones_like(weights) if key == "loss_alpha" else weights  # α losses: not reweighted
                 total = total + scale * task_losses.get(key)
-        return masked_total_loss(total, mask), task_losses, mask, under
-
-    def __call__(self, batch: TensorDictBase) -> TensorDictBase:
-        metrics = super().__call__(batch)
-        for key, fill in self.metric_fill.items():
-            metrics.set(key, fill(metrics))
-        return metrics
+        return total
 
 
 def make_soft_modules_update(cfg, loss_module, optimizer, target_updater=None, **kwargs) -> TempReweightedUpdateStep:

@@ -1,11 +1,14 @@
 """One Algorithm-1 update: per-task losses → maskout → Φ/W/α update → target update → w-reset."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from tensordict import TensorDictBase
 from torchrl.objectives import LossModule, SoftUpdate
 
 from paco_torchrl.objectives.maskout import loss_maskout, masked_total_loss
+from paco_torchrl.objectives.per_task import total_task_loss
 from paco_torchrl.objectives.w_reset import WReset, _base_tensor
 
 
@@ -90,6 +93,9 @@ class PaCoUpdateStep:
         compile_mode: ``mode`` of :func:`torch.compile` (``None``: its default).
         cudagraphs: capture the update in a CUDA graph (CUDA tensors only).
         cudagraph_warmup: eager calls before the capture.
+        metric_fill: per-task metrics to add to each update's output, ``name -> f(metrics) -> [T]``
+            (e.g. ``entropy`` from a per-task log-probability, ``alpha = 0`` for TD3), so a run's
+            logger sees the same series for every loss; losses and gradients are unchanged.
 
     Examples:
         >>> import torch
@@ -116,6 +122,7 @@ class PaCoUpdateStep:
         compile_mode: str | None = None,
         cudagraphs: bool = False,
         cudagraph_warmup: int = 5,
+        metric_fill: dict[str, Callable[[TensorDictBase], torch.Tensor]] | None = None,
     ) -> None:
         if not loss_threshold > 0:
             raise ValueError(f"loss_threshold must be > 0, got {loss_threshold}")
@@ -125,6 +132,7 @@ class PaCoUpdateStep:
         self.loss_threshold = loss_threshold
         self.loss_maskout = loss_maskout
         self.w_reset = w_reset
+        self.metric_fill = dict(metric_fill or {})
         self.compiled = compile
         self.cudagraphs = cudagraphs
         self._forward = self.compute_loss
@@ -141,12 +149,30 @@ class PaCoUpdateStep:
                 raise ValueError(f"cudagraphs=True needs the loss on a CUDA device, got {device}")
             self._update = CudaGraphModule(self._eager_update, warmup=cudagraph_warmup)
 
-    def compute_loss(self, batch: TensorDictBase) -> tuple[torch.Tensor, TensorDictBase, torch.Tensor, torch.Tensor]:
-        """``(J_Θ, per-task losses, kept mask, under-threshold mask)``; parameters untouched."""
+    def task_totals(self, task_losses: TensorDictBase) -> torch.Tensor:
+        """``J_τ`` of each task (``[T]``): the sum of its ``loss_*`` entries. Override to reweight tasks."""
+        return total_task_loss(task_losses)
+
+    def per_task_losses(self, batch: TensorDictBase) -> tuple[TensorDictBase, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(per-task losses, J_τ [T], kept mask, under-threshold mask)`` of a batch."""
         task_losses = self.loss_module(batch)
         under = loss_maskout(task_losses, self.loss_threshold)
         mask = under if self.loss_maskout else torch.ones_like(under)
-        return masked_total_loss(task_losses, mask), task_losses, mask, under
+        return task_losses, self.task_totals(task_losses), mask, under
+
+    def compute_loss(self, batch: TensorDictBase) -> tuple[torch.Tensor, TensorDictBase, torch.Tensor, torch.Tensor]:
+        """``(J_Θ, per-task losses, kept mask, under-threshold mask)``; parameters untouched."""
+        task_losses, totals, mask, under = self.per_task_losses(batch)
+        return masked_total_loss(totals, mask), task_losses, mask, under
+
+    @staticmethod
+    def metrics(task_losses: TensorDictBase, mask: torch.Tensor, under: torch.Tensor, reset: torch.Tensor) -> TensorDictBase:
+        """The per-task metrics an update returns: its losses plus ``kept``, ``over_threshold``, ``reset``."""
+        metrics = task_losses.detach()
+        metrics.set("kept", mask)
+        metrics.set("over_threshold", ~under)
+        metrics.set("reset", reset)
+        return metrics
 
     def _reset_dropped(self, under: torch.Tensor) -> torch.Tensor:
         if self.w_reset is None:
@@ -160,12 +186,7 @@ class PaCoUpdateStep:
         self.optimizer.step()
         if self.target_updater is not None:
             self.target_updater.step()
-        reset = self._reset(under)
-        metrics = task_losses.detach()
-        metrics.set("kept", mask)
-        metrics.set("over_threshold", ~under)
-        metrics.set("reset", reset)
-        return metrics
+        return self.metrics(task_losses, mask, under, self._reset(under))
 
     def __call__(self, batch: TensorDictBase) -> TensorDictBase:
         """One update; returns per-task metrics (batch ``[T]``, detached).
@@ -175,5 +196,9 @@ class PaCoUpdateStep:
         """
         if self.cudagraphs:
             torch.compiler.cudagraph_mark_step_begin()
-            return self._update(batch).clone()
-        return self._update(batch)
+            metrics = self._update(batch).clone()
+        else:
+            metrics = self._update(batch)
+        for key, fill in self.metric_fill.items():
+            metrics.set(key, fill(metrics))
+        return metrics

@@ -14,7 +14,7 @@ from paco_torchrl.baselines import ALGOS
 from paco_torchrl.data import TaskBalancedReplayBuffer
 from paco_torchrl.objectives import PaCoUpdateStep, WReset, make_paco_optimizer
 from paco_torchrl.training.config import task_names
-from paco_torchrl.training.losses import LoggedUpdateStep, make_loss
+from paco_torchrl.training.losses import make_loss
 
 
 def resolve_device(name: str) -> torch.device:
@@ -112,12 +112,10 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
         update = algo.make_update(
             cfg, loss, optimizer, parts.target_updater, metric_fill=parts.metric_fill, **step_kwargs
         )
-    elif parts.metric_fill:
-        update = LoggedUpdateStep(
+    else:
+        update = PaCoUpdateStep(
             loss, optimizer, parts.target_updater, metric_fill=parts.metric_fill, **step_kwargs, **speed
         )
-    else:
-        update = PaCoUpdateStep(loss, optimizer, parts.target_updater, **step_kwargs, **speed)
     return SimpleNamespace(
         actor=parts.actor,
         collect_policy=parts.collect_policy,

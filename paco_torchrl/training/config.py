@@ -201,6 +201,24 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
     return cfg
 
 
+def split_overrides(argv: list[str], own: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Separates a script's own ``key=value`` arguments (the keys of ``own``, with their defaults)
+    from the run-config overrides.
+
+    Examples:
+        >>> split_overrides(["run=r1", "seed=3"], {"run": None, "angles": "24"})
+        ({'run': 'r1', 'angles': '24'}, ['seed=3'])
+    """
+    values, rest = dict(own), []
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key in values:
+            values[key] = value
+        else:
+            rest.append(arg)
+    return values, rest
+
+
 def _config_chain(path: Path) -> list[DictConfig]:
     """The YAML at ``path`` after the files it names in ``defaults_from`` (relative to it)."""
     if not path.is_file():

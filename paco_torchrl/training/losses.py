@@ -39,7 +39,7 @@ from torchrl.objectives import CrossQLoss, LossModule, REDQLoss, SoftUpdate, TD3
 
 from paco_torchrl.modules import as_action_spec, find_task_weights, make_task_mlp
 from paco_torchrl.nn import CompositionalLinear, CompositionalMLP, OneHotTaskMLP, TaskWeights
-from paco_torchrl.objectives import MultiTaskSACLoss, PaCoUpdateStep, PerTaskLoss
+from paco_torchrl.objectives import MultiTaskSACLoss, PerTaskLoss
 from paco_torchrl.objectives.sac import replicate_qvalue
 
 TD3_POLICY_NOISE = 0.2  # target policy smoothing noise (TorchRL / TD3 paper default)
@@ -99,25 +99,6 @@ def make_paco_deterministic_actor(
     return Actor(TanhPolicyNet(net, low, high), in_keys=["observation", "task_id"], spec=spec)
 
 
-class LoggedUpdateStep(PaCoUpdateStep):
-    """:class:`PaCoUpdateStep` whose metrics also carry per-task series the loss does not output.
-
-    ``metric_fill`` maps a metric name to ``f(metrics) -> [T]``; it is set after the update
-    (e.g. ``entropy`` from a per-task log-probability, ``alpha = 0`` for TD3), so the run's
-    logger sees the same series for every ``loss=`` choice. Losses and gradients are unchanged.
-    """
-
-    def __init__(self, *args, metric_fill: dict[str, Callable[[TensorDictBase], torch.Tensor]], **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.metric_fill = metric_fill
-
-    def __call__(self, batch: TensorDictBase) -> TensorDictBase:
-        metrics = super().__call__(batch)
-        for key, fill in self.metric_fill.items():
-            metrics.set(key, fill(metrics))
-        return metrics
-
-
 @dataclass
 class LossParts:
     """What a ``loss=`` choice adds to the agent.
@@ -128,7 +109,7 @@ class LossParts:
         collect_policy: the actor with its exploration.
         critics: the Q modules the loss was built from.
         target_updater: soft update of the target networks, or ``None`` (no targets).
-        metric_fill: per-task metrics to add to each update's output (see :class:`LoggedUpdateStep`).
+        metric_fill: per-task metrics to add to each update's output (``PaCoUpdateStep(metric_fill=...)``).
     """
 
     loss: LossModule
