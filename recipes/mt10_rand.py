@@ -23,6 +23,7 @@ from tqdm import tqdm
 from paco_torchrl.training.system import tune_malloc
 from paco_torchrl.training import (
     CHECKPOINT_NAME,
+    EVAL_SEED_OFFSET,
     CheckpointError,
     ConfigError,
     MetricsLogger,
@@ -70,7 +71,7 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
 
     # --- parts: envs, PaCo agent (actor, critics, MultiTaskSACLoss, Algorithm-1 update), replay, logs
     env = make_env(cfg, seed=cfg.seed, device=device)
-    eval_env = make_env(cfg, seed=cfg.seed + 10_000, device=device)
+    eval_env = make_env(cfg, seed=cfg.seed + EVAL_SEED_OFFSET, device=device, evaluation=True)
     agent = make_agent(cfg, env, device)
     if prepare_agent is not None:
         prepare_agent(agent)
@@ -93,6 +94,15 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
             training_state(agent, frames, updates, logger=logger, env=env, eval_env=eval_env),
             replay if cfg.checkpoint.replay else None,
         )
+
+    def evaluate_policy() -> dict:
+        evaluation = evaluate(
+            agent.actor, eval_env, cfg.eval.episodes_per_task, max_episode_steps=cfg.env.max_episode_steps,
+            num_tasks=agent.num_tasks, task_names=agent.task_names,
+        )
+        out = write_results(run_dir, frames, {**evaluation, "eval_goals": cfg.eval.goals})
+        logger.log_evaluation(out, frames)
+        return out
 
     collector = make_collector(  # TorchRL Collector (or AsyncCollector: collection overlapped with updates)
         cfg, env, agent.collect_policy, frames_done=frames, device=device, storing_device=replay.storage.device
@@ -131,13 +141,10 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
                 logger.accumulate(metrics)
                 updates += 1
 
-        # 3. evaluate (deterministic, fresh goals, success at any step), log, checkpoint
+        # 3. evaluate (deterministic, new goals from the training goal set unless eval.goals=held_out,
+        #    success at any step), log, checkpoint
         if frames >= next_eval:
-            results = write_results(run_dir, frames, evaluate(
-                agent.actor, eval_env, cfg.eval.episodes_per_task, max_episode_steps=cfg.env.max_episode_steps,
-                num_tasks=agent.num_tasks, task_names=agent.task_names,
-            ))
-            logger.log_evaluation(results, frames)
+            results = evaluate_policy()
             next_eval += cfg.eval.interval_frames
         if frames >= next_log:
             fps = (frames - start_frames) / (time.perf_counter() - started)
@@ -153,11 +160,7 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
     collector.shutdown()
     checkpoint()  # before the final evaluation, so that a resumed run continues exactly from here
     if results.get("frames") != frames:  # the final policy is always evaluated
-        results = write_results(run_dir, frames, evaluate(
-            agent.actor, eval_env, cfg.eval.episodes_per_task, max_episode_steps=cfg.env.max_episode_steps,
-            num_tasks=agent.num_tasks, task_names=agent.task_names,
-        ))
-        logger.log_evaluation(results, frames)
+        results = evaluate_policy()
     logger.flush(frames, {"updates": updates})
     env.close()
     eval_env.close()

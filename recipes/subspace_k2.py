@@ -51,7 +51,7 @@ def sweep_run(run_dir: str | Path, angles: int = 24, episodes: int = 5, override
         raise ConfigError(f"paco.num_param_sets: the unit-circle sweep needs K=2, the run has {cfg.paco.num_param_sets}")
     device = resolve_device(cfg.device)
     torch.set_num_threads(torch_threads(cfg))
-    env = make_env(cfg, seed=cfg.seed + 20_000, device=device)
+    env = make_env(cfg, seed=cfg.seed + 20_000, device=device, evaluation=True)
     agent = make_agent(cfg, env, device)
     agent.loss.load_state_dict(load_checkpoint(run_dir / "checkpoint.pt", device)["loss"])
     names, w = load_task_weights(run_dir)

@@ -115,7 +115,7 @@ def test_pcgrad_update_applies_the_sum_of_projected_per_network_gradients():
     batch = env.rollout(4)
     torch.manual_seed(1)
     total = agent.loss(batch)
-    per_task = (total["loss_actor"] + total["loss_qvalue"] + total["loss_alpha"]) / T
+    per_task = (total["loss_actor"] + 0.5 * total["loss_qvalue"] + total["loss_alpha"]) / T  # J_τ: ½ critic
     expected = {}
     for name, params in update.blocks.items():
         grads = [torch.autograd.grad(per_task[i], params, retain_graph=True, allow_unused=True) for i in range(T)]
@@ -172,7 +172,7 @@ def test_soft_modules_update_reweights_task_losses_by_temperature():
     losses = agent.loss(batch)
     w = T * torch.softmax(-agent.loss.log_alpha.detach(), -1)
     assert w[2] > w[1] > w[0] and torch.isclose(w.mean(), torch.tensor(1.0))  # low α (learnt task): more weight
-    expected = (w * (losses["loss_actor"] + losses["loss_qvalue"]) + losses["loss_alpha"]).sum() / T
+    expected = (w * (losses["loss_actor"] + 0.5 * losses["loss_qvalue"]) + losses["loss_alpha"]).sum() / T  # ½ critic
     torch.manual_seed(2)
     total, task_losses, _, _ = agent.update.compute_loss(batch)
     torch.testing.assert_close(total, expected)

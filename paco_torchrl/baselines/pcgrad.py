@@ -106,6 +106,7 @@ class PCGradUpdateStep(PaCoUpdateStep):
         *,
         loss_threshold: float = 3e3,
         loss_maskout: bool = False,
+        loss_weights: dict[str, float] | None = None,
         w_reset=None,
         metric_fill: dict[str, Callable[[TensorDictBase], torch.Tensor]] | None = None,
     ) -> None:
@@ -113,7 +114,7 @@ class PCGradUpdateStep(PaCoUpdateStep):
             raise ValueError("PCGradUpdateStep does not support w-reset")
         super().__init__(
             loss_module, optimizer, target_updater, loss_threshold=loss_threshold, loss_maskout=loss_maskout,
-            metric_fill=metric_fill,
+            loss_weights=loss_weights, metric_fill=metric_fill,
         )
         trained = {id(p) for g in optimizer.param_groups for p in g["params"]}
         self.blocks: dict[str, list[torch.Tensor]] = {}

@@ -43,8 +43,9 @@ from paco_torchrl.nn import TaskWeights
 
 NetworkBuilder = Callable[[DictConfig, int, TensorSpec, int], tuple[nn.Module, list[nn.Module]]]
 
-# ``paco.*`` keys that change a PaCo network's structure (they name a variant in reports).
-STRUCTURE_KEYS = ("num_param_sets", "scope", "w_init", "share_w", "identical_init", "normalize_w")
+# Keys that change a PaCo network's structure (``paco.*`` without the section, others as ``section.key``);
+# a non-default value names a variant in reports.
+STRUCTURE_KEYS = ("num_param_sets", "scope", "w_init", "share_w", "identical_init", "normalize_w", "network.init")
 
 
 def build_paco_networks(
@@ -64,6 +65,7 @@ def build_paco_networks(
         w_init=p.w_init,
         normalize_w=p.normalize_w,
         log_std_bounds=(cfg.network.log_std_min, cfg.network.log_std_max),
+        init=cfg.network.init,
     )
 
 
@@ -79,9 +81,13 @@ def build_mtsac_networks(
         num_cells=cells,
         compositional=None,
         log_std_bounds=(cfg.network.log_std_min, cfg.network.log_std_max),
+        init=cfg.network.init,
     )
     critics = [
-        make_paco_qvalue(observation_dim, action_spec.shape[-1], num_tasks, num_cells=cells, compositional=None)
+        make_paco_qvalue(
+            observation_dim, action_spec.shape[-1], num_tasks, num_cells=cells, compositional=None,
+            init=cfg.network.init,
+        )
         for _ in range(2)
     ]
     return actor, critics
@@ -114,7 +120,7 @@ def build_one_hot_networks(
         return TaskWeights(num_tasks, num_tasks, init="one_hot", trainable=False)
 
     cells = tuple(cfg.network.num_cells)
-    common = dict(compositional=compositional, identical_init=False)
+    common = dict(compositional=compositional, identical_init=False, init=cfg.network.init)
     actor = make_paco_actor(
         observation_dim,
         action_spec,
@@ -206,15 +212,15 @@ ALGOS: dict[str, Algo] = {
         Algo("paco_vanilla", "PaCo-Vanilla: no maskout, no w-reset", build_paco_networks, False, False,
              STRUCTURE_KEYS),
         Algo("mtsac", "Multi-task SAC: one network, one-hot task input, per-task α", build_mtsac_networks,
-             False, False),
+             False, False, ("network.init",)),
         Algo("mhsac", "Multi-head SAC: shared trunk, one output head per task (K=T, fixed one-hot w)",
-             build_mhsac_networks, False, False),
+             build_mhsac_networks, False, False, ("network.init",)),
         Algo("single_task", "Single-task SAC ×T: independent networks (K=T, fixed one-hot w)",
-             build_single_task_networks, False, False),
+             build_single_task_networks, False, False, ("network.init",)),
         Algo("film", "SAC+FiLM: per-task feature-wise scale and shift of every hidden layer", build_film_networks,
              False, False, losses=_SAC_ACTOR_LOSSES),
         Algo("pcgrad", "PCGrad: MT-SAC network, conflicting per-task gradients projected", build_mtsac_networks,
-             False, False, make_update=make_pcgrad_update),
+             False, False, ("network.init",), make_update=make_pcgrad_update),
         Algo("soft_modules", "Soft-Modularization: modules routed by a state- and task-conditioned network",
              build_soft_modules_networks, False, False, tuple("soft_modules." + k for k in _SOFT_MODULES_KEYS),
              make_update=make_soft_modules_update, losses=_SAC_ACTOR_LOSSES),
@@ -239,6 +245,8 @@ def variant_label(cfg: DictConfig) -> str:
         'paco K=10 w_init=one_hot'
         >>> variant_label(load_config(None, ["algo=mtsac", "paco.num_param_sets=3"]))
         'mtsac'
+        >>> variant_label(load_config(None, ["eval.goals=held_out"]))
+        'paco eval=held_out'
     """
     from omegaconf import OmegaConf
 
@@ -255,4 +263,7 @@ def variant_label(cfg: DictConfig) -> str:
             parts.append(f"{name}={str(value).lower() if isinstance(value, bool) else value}")
     if cfg.get("loss", "sac") != "sac":  # another RL loss than SAC makes another variant
         parts.append(f"loss={cfg.loss}")
+    goals = OmegaConf.select(cfg, "eval.goals", default="train")
+    if goals != "train":  # success on another goal set is another number: reported apart
+        parts.append(f"eval={goals}")
     return " ".join(parts)

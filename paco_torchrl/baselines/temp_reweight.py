@@ -46,7 +46,7 @@ class TempReweightedUpdateStep(PaCoUpdateStep):
         for key in task_losses.keys():
             if isinstance(key, str) and key.startswith("loss_"):
                 scale = torch.ones_like(weights) if key == "loss_alpha" else weights  # α losses: not reweighted
-                total = total + scale * task_losses.get(key)
+                total = total + scale * self.loss_weights.get(key, 1.0) * task_losses.get(key)
         return total
 
 

@@ -359,18 +359,24 @@ def make_metaworld_env(
     envs_per_task: int = 1,
     backend: str = "auto",
     device: torch.device | str = "cpu",
+    goal_seed: int | None = None,
 ) -> EnvBase:
     """Meta-World MT10/MT50 with random goals (e.g. MT10-rand) as one batched TorchRL env.
 
     Env ``i`` runs task ``i // envs_per_task`` (task-major; task ids follow the resolved task order). The
     benchmark (its 50 goals per task, from ``seed``) is built once per process and seed; every reset draws a
     new goal from those 50. Episodes end by truncation at ``max_episode_steps``; ``terminated`` stays False.
-    Sub-env ``i`` samples goals from ``default_rng((seed, i))``, identically on every backend.
+    Sub-env ``i`` samples goals from ``default_rng((goal_seed, i))``, identically on every backend.
+
+    Evaluating on the training goal set with goals drawn independently of training's (the paper's
+    and the original code's protocol) is ``make_metaworld_env(..., seed=s, goal_seed=other)`` with the
+    training env's ``s``; a held-out goal set is another ``seed``.
 
     Args:
         benchmark: ``"MT10"`` or ``"MT50"``.
         tasks: subset of task names (with or without ``"-v3"``), ``None`` for all.
-        seed: non-negative seed of the goal sets and of goal sampling.
+        seed: non-negative seed of the goal sets (``metaworld.MT10(seed)``), and of goal sampling
+            when ``goal_seed`` is ``None``.
         max_episode_steps: episode length, 1..500.
         reward_function_version: ``"v1"`` or ``"v2"`` Meta-World rewards.
         envs_per_task: envs per task (>= 1).
@@ -378,6 +384,7 @@ def make_metaworld_env(
             (TorchRL ``SerialEnv``), ``"parallel"`` (``ParallelEnv``) or ``"auto"`` (``gym_vector`` when
             ``os.cpu_count() <= 4``, else ``parallel``).
         device: device of the outputs.
+        goal_seed: non-negative seed of the goal-picking RNGs (``None``: ``seed``).
 
     Returns:
         An ``EnvBase`` with batch size ``[num_tasks * envs_per_task]`` and attributes ``task_names`` and
@@ -391,6 +398,10 @@ def make_metaworld_env(
     names = resolve_tasks(benchmark, tasks)
     if not _is_int(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if goal_seed is None:
+        goal_seed = seed
+    if not _is_int(goal_seed) or goal_seed < 0:
+        raise ValueError(f"goal_seed must be a non-negative int, got {goal_seed!r}")
     if not _is_int(max_episode_steps) or not 1 <= max_episode_steps <= MAX_PATH_LENGTH:
         raise ValueError(
             f"max_episode_steps must be an int in 1..{MAX_PATH_LENGTH}, got {max_episode_steps!r}"
@@ -410,7 +421,7 @@ def make_metaworld_env(
             tasks=goals[name],
             max_episode_steps=int(max_episode_steps),
             reward_function_version=reward_function_version,
-            seed=(int(seed), t * envs_per_task + j),
+            seed=(int(goal_seed), t * envs_per_task + j),
         )
         for t, name in enumerate(names)
         for j in range(envs_per_task)

@@ -11,6 +11,7 @@ from torchrl.envs.utils import ExplorationType
 from torchrl.modules import ProbabilisticActor, TanhNormal, ValueOperator
 
 from paco_torchrl.nn import CompositionalMLP, OneHotTaskMLP, TaskWeights
+from paco_torchrl.nn.init import init_task_mlp_
 
 SCOPES = ("all", "actor", "output")
 
@@ -96,6 +97,7 @@ def make_paco_actor(
     w_init: str = "normal",
     normalize_w: bool = False,
     log_std_bounds: tuple[float, float] = (-10.0, 2.0),
+    init: str = "original",
     observation_key: str = "observation",
     task_key: str = "task_id",
     action_key: str = "action",
@@ -116,6 +118,9 @@ def make_paco_actor(
         w_init: init of a new ``W``.
         normalize_w: unit-norm ``w`` for a new ``W``.
         log_std_bounds: clamp of the log standard deviation.
+        init: ``"original"`` (the original PaCo code's: Xavier-uniform hidden layers, mean and
+            log-std heads truncated-normal with std ``0.3/√fan_in``, zero biases; see
+            :mod:`paco_torchrl.nn.init`) or ``"torch"`` (``nn.Linear``'s default).
         observation_key: input key of the observation.
         task_key: input key of the integer task id.
         action_key: output key of the action.
@@ -139,6 +144,7 @@ def make_paco_actor(
         observation_dim, 2 * action_dim, num_cells, num_tasks, num_param_sets, activation, task_weights,
         compositional, identical_init, w_init, normalize_w,
     )
+    init_task_mlp_(mlp, "actor", init)
     module = TensorDictModule(
         GaussianPolicyNet(mlp, log_std_bounds), in_keys=[observation_key, task_key], out_keys=["loc", "scale"]
     )
@@ -167,6 +173,7 @@ def make_paco_qvalue(
     identical_init: bool = True,
     w_init: str = "normal",
     normalize_w: bool = False,
+    init: str = "original",
     observation_key: str = "observation",
     action_key: str = "action",
     task_key: str = "task_id",
@@ -187,6 +194,8 @@ def make_paco_qvalue(
         identical_init: ``Φ`` copies equal at init.
         w_init: init of a new ``W``.
         normalize_w: unit-norm ``w`` for a new ``W``.
+        init: ``"original"`` (the original PaCo code's: ``U(±1/√fan_in)`` hidden layers, ``U(±0.003)``
+            output layer, zero biases) or ``"torch"`` (``nn.Linear``'s default).
         observation_key: input key of the observation.
         action_key: input key of the action.
         task_key: input key of the integer task id.
@@ -205,6 +214,7 @@ def make_paco_qvalue(
         in_features, 1, num_cells, num_tasks, num_param_sets, activation, task_weights,
         compositional, identical_init, w_init, normalize_w,
     )
+    init_task_mlp_(net, "critic", init)
     return ValueOperator(
         QValueNet(net), in_keys=[observation_key, action_key, task_key], out_keys=["state_action_value"]
     )
@@ -225,6 +235,7 @@ def make_paco_actor_critic(
     w_init: str = "normal",
     normalize_w: bool = False,
     log_std_bounds: tuple[float, float] = (-10.0, 2.0),
+    init: str = "original",
 ) -> tuple[ProbabilisticActor, list[ValueOperator]]:
     """The actor and the ``Q`` ensemble of one of the paper's compositional structures (Table 3b).
 
@@ -246,7 +257,9 @@ def make_paco_actor_critic(
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
     spec = as_action_spec(action_spec)
-    common = dict(activation=activation, identical_init=identical_init, w_init=w_init, normalize_w=normalize_w)
+    common = dict(
+        activation=activation, identical_init=identical_init, w_init=w_init, normalize_w=normalize_w, init=init
+    )
     actor = make_paco_actor(
         observation_dim,
         spec,

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from paco_torchrl.objectives.maskout import loss_maskout, masked_total_loss
-from paco_torchrl.objectives.per_task import per_task_mean, reduce_per_task, total_task_loss
+from paco_torchrl.objectives.per_task import ORIGINAL_LOSS_WEIGHTS, per_task_mean, reduce_per_task, total_task_loss
 from paco_torchrl.objectives.per_task_loss import PerTaskLoss
 from paco_torchrl.objectives.sac import MultiTaskSACLoss
 from paco_torchrl.objectives.update import PaCoUpdateStep, make_paco_optimizer
 from paco_torchrl.objectives.w_reset import WReset
 
 __all__ = [
+    "ORIGINAL_LOSS_WEIGHTS",
     "MultiTaskSACLoss",
     "PaCoUpdateStep",
     "PerTaskLoss",

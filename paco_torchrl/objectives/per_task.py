@@ -1,8 +1,15 @@
 """Per-task reduction of per-sample losses (static shapes, no host sync)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from tensordict import TensorDict, TensorDictBase
+
+# The original PaCo code trains on length-2 sequences and averages the per-step losses over both steps;
+# its TD loss exists only for the first step (the second is zero), so the critic term enters ``J_τ``
+# (the quantity compared with ε, and the loss whose gradient trains the shared W) at half weight.
+ORIGINAL_LOSS_WEIGHTS: dict[str, float] = {"loss_qvalue": 0.5}
 
 
 def per_task_mean(values: torch.Tensor, task_id: torch.Tensor, num_tasks: int) -> torch.Tensor:
@@ -37,11 +44,29 @@ def reduce_per_task(
     )
 
 
-def total_task_loss(task_losses: TensorDictBase | torch.Tensor) -> torch.Tensor:
-    """``J_τ``: the sum of all ``loss_*`` entries of a per-task TensorDict (``[T]``)."""
+def total_task_loss(
+    task_losses: TensorDictBase | torch.Tensor, weights: Mapping[str, float | torch.Tensor] | None = None
+) -> torch.Tensor:
+    """``J_τ``: the weighted sum of all ``loss_*`` entries of a per-task TensorDict (``[T]``).
+
+    Args:
+        task_losses: per-task losses (batch ``[T]``), or ``J_τ`` itself as a ``[T]`` tensor (returned as is).
+        weights: ``{"loss_qvalue": 0.5, ...}``; a weight is a float or a ``[T]`` tensor, a missing key
+            weighs 1. :data:`ORIGINAL_LOSS_WEIGHTS` reproduces the original PaCo code's ``J_τ``.
+
+    Examples:
+        >>> import torch
+        >>> from tensordict import TensorDict
+        >>> losses = TensorDict({"loss_actor": torch.tensor([1.0, 2.0]), "loss_qvalue": torch.tensor([4.0, 8.0]),
+        ...                      "alpha": torch.ones(2)}, [2])
+        >>> total_task_loss(losses), total_task_loss(losses, ORIGINAL_LOSS_WEIGHTS)
+        (tensor([ 5., 10.]), tensor([3., 6.]))
+    """
     if isinstance(task_losses, torch.Tensor):
         return task_losses
     keys = [k for k in task_losses.keys() if isinstance(k, str) and k.startswith("loss_")]
     if not keys:
         raise ValueError("task_losses holds no 'loss_*' entry")
-    return torch.stack([task_losses.get(k) for k in keys]).sum(0)
+    weights = weights or {}
+    terms = [task_losses.get(k) if k not in weights else weights[k] * task_losses.get(k) for k in keys]
+    return torch.stack(terms).sum(0)

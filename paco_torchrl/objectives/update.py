@@ -1,14 +1,14 @@
 """One Algorithm-1 update: per-task losses → maskout → Φ/W/α update → target update → w-reset."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from tensordict import TensorDictBase
 from torchrl.objectives import LossModule, SoftUpdate
 
 from paco_torchrl.objectives.maskout import loss_maskout, masked_total_loss
-from paco_torchrl.objectives.per_task import total_task_loss
+from paco_torchrl.objectives.per_task import ORIGINAL_LOSS_WEIGHTS, total_task_loss
 from paco_torchrl.objectives.w_reset import WReset, _base_tensor
 
 
@@ -63,7 +63,8 @@ def make_paco_optimizer(
 class PaCoUpdateStep:
     """Algorithm 1 of the PaCo paper as one callable update.
 
-    ``step(batch)``: per-task losses ``J_τ`` → kept-mask ``J_τ <= ε`` (non-finite
+    ``step(batch)``: per-task losses → ``J_τ`` (their ``loss_weights``-weighted sum; by default
+    actor + ½ critic + α, the original code's weighting) → kept-mask ``J_τ <= ε`` (non-finite
     counts as over) → ``J_Θ = Σ_τ mask_τ J_τ / T`` → one optimizer step over
     ``Φ``, ``W`` and ``α`` → target soft update → w-reset of the dropped tasks.
     No ``.item()`` and no Python branch on tensor values: nothing waits for the
@@ -88,6 +89,10 @@ class PaCoUpdateStep:
     Keyword Args:
         loss_threshold: ``ε`` (``3e3`` originally).
         loss_maskout: drop tasks over ``ε`` from ``J_Θ`` (``False``: PaCo-Vanilla).
+        loss_weights: weights of the ``loss_*`` entries in ``J_τ`` — in the comparison with ``ε``
+            and in the backpropagated ``J_Θ`` alike. The default, ``ORIGINAL_LOSS_WEIGHTS``
+            (``{"loss_qvalue": 0.5}``), is the original code's: it averages each task's loss over
+            length-2 training sequences whose second TD loss is zero. ``{}`` gives the plain sum.
         w_reset: a :class:`WReset` to run after the step, or ``None`` (no reset).
         compile: compile the update with :func:`torch.compile`.
         compile_mode: ``mode`` of :func:`torch.compile` (``None``: its default).
@@ -117,6 +122,7 @@ class PaCoUpdateStep:
         *,
         loss_threshold: float = 3e3,
         loss_maskout: bool = True,
+        loss_weights: Mapping[str, float] | None = None,
         w_reset: WReset | None = None,
         compile: bool = False,
         compile_mode: str | None = None,
@@ -131,6 +137,7 @@ class PaCoUpdateStep:
         self.target_updater = target_updater
         self.loss_threshold = loss_threshold
         self.loss_maskout = loss_maskout
+        self.loss_weights = dict(ORIGINAL_LOSS_WEIGHTS if loss_weights is None else loss_weights)
         self.w_reset = w_reset
         self.metric_fill = dict(metric_fill or {})
         self.compiled = compile
@@ -150,13 +157,14 @@ class PaCoUpdateStep:
             self._update = CudaGraphModule(self._eager_update, warmup=cudagraph_warmup)
 
     def task_totals(self, task_losses: TensorDictBase) -> torch.Tensor:
-        """``J_τ`` of each task (``[T]``): the sum of its ``loss_*`` entries. Override to reweight tasks."""
-        return total_task_loss(task_losses)
+        """What each task contributes to ``J_Θ`` (``[T]``): ``J_τ``, the ``loss_weights``-weighted sum
+        of its ``loss_*`` entries. Override to reweight tasks (maskout still compares ``J_τ`` with ``ε``)."""
+        return total_task_loss(task_losses, self.loss_weights)
 
     def per_task_losses(self, batch: TensorDictBase) -> tuple[TensorDictBase, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(per-task losses, J_τ [T], kept mask, under-threshold mask)`` of a batch."""
+        """``(per-task losses, task totals [T], kept mask, under-threshold mask)`` of a batch."""
         task_losses = self.loss_module(batch)
-        under = loss_maskout(task_losses, self.loss_threshold)
+        under = loss_maskout(task_losses, self.loss_threshold, self.loss_weights)
         mask = under if self.loss_maskout else torch.ones_like(under)
         return task_losses, self.task_totals(task_losses), mask, under
 

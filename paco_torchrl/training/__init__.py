@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from paco_torchrl.training.builders import (
+    EVAL_SEED_OFFSET,
     make_agent,
     make_collector,
     make_env,
@@ -28,6 +29,7 @@ from paco_torchrl.training.run_dir import CHECKPOINT_NAME, prepare_run_dir, seed
 __all__ = [
     "CHECKPOINT_NAME",
     "CheckpointError",
+    "EVAL_SEED_OFFSET",
     "ConfigError",
     "MetricsLogger",
     "RewardFault",

@@ -24,11 +24,21 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_env(cfg: DictConfig, seed: int, device: torch.device | str = "cpu") -> EnvBase:
+# The evaluation env's RNGs (goal picking; the toy env's own generator) are seeded this far from training's.
+EVAL_SEED_OFFSET = 10_000
+
+
+def make_env(
+    cfg: DictConfig, seed: int, device: torch.device | str = "cpu", *, evaluation: bool = False
+) -> EnvBase:
     """The run's multi-task env (task-major batch ``[T * envs_per_task]``), outputs on ``device``.
 
-    Meta-World itself steps on the CPU; ``device`` only places the returned tensors, so the
-    policy, the collector and the evaluation all see tensors on the training device.
+    ``seed`` seeds goal sampling (Meta-World) or the env's generator (toy). The Meta-World goal set
+    is ``metaworld.MT10(env.goal_set_seed)`` (``null``: the run's ``seed``) for training and, with
+    ``evaluation=True``, for evaluation too unless ``eval.goals=held_out``, which evaluates on the
+    goal set of ``goal_set_seed + 10_000``. Meta-World itself steps on the CPU; ``device`` only
+    places the returned tensors, so the policy, the collector and the evaluation all see tensors on
+    the training device.
     """
     e = cfg.env
     if e.benchmark == "toy":
@@ -40,10 +50,14 @@ def make_env(cfg: DictConfig, seed: int, device: torch.device | str = "cpu") -> 
         )
     from paco_torchrl.envs.metaworld import make_metaworld_env
 
+    goal_set = cfg.seed if e.goal_set_seed is None else e.goal_set_seed
+    if evaluation and cfg.eval.goals == "held_out":
+        goal_set += EVAL_SEED_OFFSET
     return make_metaworld_env(
         benchmark=e.benchmark,
         tasks=None if e.tasks is None else list(e.tasks),
-        seed=seed,
+        seed=goal_set,
+        goal_seed=seed,
         max_episode_steps=e.max_episode_steps,
         reward_function_version=e.reward_function_version,
         envs_per_task=e.envs_per_task,
@@ -67,6 +81,11 @@ def torch_threads(cfg: DictConfig) -> int:
     if cfg.threads is not None:
         return int(cfg.threads)
     return max(1, (os.cpu_count() or 1) - env_worker_count(cfg))
+
+
+def loss_weights(cfg: DictConfig) -> dict[str, float]:
+    """``{"loss_actor": …, "loss_qvalue": …, "loss_alpha": …}`` of ``J_τ`` from the ``loss_weights`` section."""
+    return {f"loss_{key}": float(value) for key, value in cfg.loss_weights.items()}
 
 
 def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNamespace:
@@ -106,7 +125,9 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
             beta=cfg.paco.w_reset_beta,
             reset_optimizer_state=cfg.paco.reset_optimizer_state,
         )
-    step_kwargs = dict(loss_threshold=cfg.paco.loss_threshold, loss_maskout=maskout, w_reset=w_reset)
+    step_kwargs = dict(
+        loss_threshold=cfg.paco.loss_threshold, loss_maskout=maskout, w_reset=w_reset, loss_weights=loss_weights(cfg)
+    )
     speed = dict(compile=cfg.compile, compile_mode=cfg.compile_mode, cudagraphs=cfg.cudagraphs)
     if algo.make_update is not None:  # e.g. PCGrad's projected per-task gradients, Soft-Modules' reweighting
         update = algo.make_update(
@@ -169,7 +190,9 @@ def make_collector(
     kwargs = dict(
         frames_per_batch=frames_per_batch,
         total_frames=-(-left // frames_per_batch) * frames_per_batch,  # whole batches
-        init_random_frames=max(0, cfg.collector.init_random_frames - frames_done),
+        # uniform random actions before the first update only if asked: the original's initial policy acts
+        init_random_frames=max(0, cfg.collector.init_random_frames - frames_done)
+        if cfg.collector.init_random_actions else 0,
         policy_device=device,
         storing_device=storing_device,
     )

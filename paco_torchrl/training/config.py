@@ -19,6 +19,8 @@ BENCHMARKS = ("MT10", "MT50", "toy")
 LOGGERS = ("csv", "tensorboard")
 LOSSES = ("sac", "td3", "redq", "crossq")  # see paco_torchrl/training/losses.py
 FAULT_KINDS = ("scale", "nan", "inf")
+INITS = ("original", "torch")  # see paco_torchrl/nn/init.py
+EVAL_GOALS = ("train", "held_out")
 
 
 @dataclass
@@ -30,12 +32,14 @@ class EnvConfig:
     envs_per_task: int = 1
     backend: str = "auto"
     num_toy_tasks: int = 4  # benchmark=toy only (env.tasks may select some of them: [rotate-0, ...])
+    goal_set_seed: Any = 0  # metaworld.MT10(goal_set_seed): the 50 goals per task; 0 as in the original, None = seed
 
 
 @dataclass
 class CollectorConfig:
     total_frames: int = 20_000_000
-    init_random_frames: int = 15_000
+    init_random_frames: int = 15_000  # frames collected before the first update
+    init_random_actions: bool = False  # False: the initial policy acts during them (original); True: uniform
     updates_per_step: int = 1  # gradient updates per vector-env step
     async_collection: bool = False  # collect in a separate process, concurrently with the updates
     steps_per_batch: int = 1  # vector-env steps per collector batch (the update-to-data ratio is kept)
@@ -62,6 +66,7 @@ class ReplayConfig:
 @dataclass
 class NetworkConfig:
     num_cells: list = field(default_factory=lambda: [400, 400, 400])
+    init: str = "original"  # original (PaCo/ALF: xavier/fan-in hidden, small heads, zero biases) | torch
     log_std_min: float = -10.0
     log_std_max: float = 2.0
 
@@ -74,6 +79,15 @@ class SACConfig:
     target_entropy: Any = None  # None = dim(A)·ln(0.2) = -6.44 on Meta-World
     actor_loss_form: str = "dqda"
     loss_function: str = "l2"
+
+
+@dataclass
+class LossWeightsConfig:
+    """Weights of the per-task losses in ``J_τ`` (compared with ε and backpropagated)."""
+
+    actor: float = 1.0
+    qvalue: float = 0.5  # the original's length-2 sequences: the 2nd step has no TD loss
+    alpha: float = 1.0
 
 
 @dataclass
@@ -123,6 +137,7 @@ class MOOREConfig:  # algo=moore; the MOORE paper: 4 experts on MT10, 6 on MT50
 class EvalConfig:
     interval_frames: int = 500_000
     episodes_per_task: int = 10
+    goals: str = "train"  # train: new goals from the training goal set (paper, original) | held_out: another set
 
 
 @dataclass
@@ -166,6 +181,7 @@ class RunConfig:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     sac: SACConfig = field(default_factory=SACConfig)
+    loss_weights: LossWeightsConfig = field(default_factory=LossWeightsConfig)
     paco: PaCoConfig = field(default_factory=PaCoConfig)
     soft_modules: SoftModulesConfig = field(default_factory=SoftModulesConfig)
     care: CAREConfig = field(default_factory=CAREConfig)
@@ -267,6 +283,11 @@ def validate_config(cfg: DictConfig) -> None:
     _check(env.envs_per_task >= 1, "env.envs_per_task", f"must be >= 1, got {env.envs_per_task}")
     _check(env.reward_function_version in ("v1", "v2"), "env.reward_function_version", "must be 'v1' or 'v2'")
     _check(env.num_toy_tasks >= 1, "env.num_toy_tasks", f"must be >= 1, got {env.num_toy_tasks}")
+    _check(
+        env.goal_set_seed is None or (isinstance(env.goal_set_seed, int) and env.goal_set_seed >= 0),
+        "env.goal_set_seed",
+        f"must be a non-negative int or null (= seed), got {env.goal_set_seed!r}",
+    )
     num_tasks = len(task_names(cfg))
     col = cfg.collector
     _check(col.total_frames > 0, "collector.total_frames", f"must be > 0, got {col.total_frames}")
@@ -292,6 +313,9 @@ def validate_config(cfg: DictConfig) -> None:
         "network.num_cells",
         "must be a non-empty list of positive sizes",
     )
+    _check(cfg.network.init in INITS, "network.init", f"must be one of {INITS}, got {cfg.network.init!r}")
+    for key, value in cfg.loss_weights.items():
+        _check(math.isfinite(value) and value >= 0, f"loss_weights.{key}", f"must be finite and >= 0, got {value}")
     sac = cfg.sac
     _check(sac.alpha_init > 0, "sac.alpha_init", f"must be > 0, got {sac.alpha_init}")
     _check(0 < sac.min_alpha <= sac.max_alpha, "sac.min_alpha", "must satisfy 0 < min_alpha <= max_alpha")
@@ -311,6 +335,7 @@ def validate_config(cfg: DictConfig) -> None:
     _validate_baselines(cfg)
     _check(cfg.eval.interval_frames > 0, "eval.interval_frames", f"must be > 0, got {cfg.eval.interval_frames}")
     _check(cfg.eval.episodes_per_task >= 1, "eval.episodes_per_task", "must be >= 1")
+    _check(cfg.eval.goals in EVAL_GOALS, "eval.goals", f"must be one of {EVAL_GOALS}, got {cfg.eval.goals!r}")
     _check(cfg.checkpoint.interval_frames > 0, "checkpoint.interval_frames", "must be > 0")
     _check(cfg.logger.backend in LOGGERS, "logger.backend", f"must be one of {LOGGERS}, got {cfg.logger.backend!r}")
     _check(cfg.logger.interval_frames > 0, "logger.interval_frames", "must be > 0")
