@@ -1,0 +1,99 @@
+"""Multi-task learning on a Meta-World MT10 subset: PaCo vs MT-SAC vs MH-SAC vs single-task SAC, seeds.
+
+Tasks: reach, drawer-close and button-press-topdown (SAC learns them within ~50k frames, see
+``sb3_parity.md``) plus drawer-open, which pulls the same drawer the other way as drawer-close.
+Sized for a 2-core CPU (the paper's protocol otherwise: balanced batch, one update per vector step,
+the original's loss weighting, init, ε and w-reset, evaluation on the training goal set):
+2×256 networks, batch 256 (64 per task), K=3, 100k frames per task (400k per run), 1.5k warm-up
+frames per env as the original. The runs are ``recipes/sweep.py`` runs (resumable: run the same
+command again), the table is ``recipes/report.py``'s, and ``--report`` also draws the mean success
+curves (mean ± std over seeds) as a PNG.
+
+    python benchmarks/mt_subset.py --seeds 0 1 2                 # ~6-7 CPU-hours, one core
+    python benchmarks/mt_subset.py --report                      # table + curves from what exists
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TASKS = ("reach-v3", "drawer-close-v3", "button-press-topdown-v3", "drawer-open-v3")
+ALGOS = ("paco", "mtsac", "mhsac", "single_task")
+SETTINGS = (
+    f"env.tasks=[{','.join(TASKS)}]", "network.num_cells=[256,256]", "optim.batch_size=256",
+    "paco.num_param_sets=3", "collector.total_frames=400000", "collector.init_random_frames=6000",
+    "eval.interval_frames=20000", "checkpoint.interval_frames=40000", "logger.interval_frames=20000",
+    "threads=1", "progress=false",
+)
+OUT = ROOT / "runs" / "mt_subset"
+RECORD = ROOT / "benchmarks" / "mt_subset"
+
+
+def curves(sweep: Path) -> dict[str, dict[int, list[float]]]:
+    """``{variant folder: {frames: [mean success of each seed]}}`` from the runs' CSV logs."""
+    out: dict[str, dict[int, list[float]]] = {}
+    for csv in sorted(sweep.glob("*/seed*/logs/scalars/eval/mean_success.csv")):
+        variant = csv.parents[4].name
+        for line in csv.read_text().splitlines():
+            frames, value = line.split(",")
+            out.setdefault(variant, {}).setdefault(int(float(frames)), []).append(float(value))
+    return out
+
+
+def plot(data: dict[str, dict[int, list[float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for variant, by_frames in sorted(data.items()):
+        frames = sorted(by_frames)
+        n = min(len(v) for v in by_frames.values())
+        stats = []
+        for f in frames:
+            v = by_frames[f][:n]
+            mean = sum(v) / len(v)
+            std = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
+            stats.append((mean, std))
+        line, = ax.plot(frames, [m for m, _ in stats], label=f"{variant} ({n} seeds)")
+        ax.fill_between(frames, [m - s for m, s in stats], [m + s for m, s in stats], alpha=0.15,
+                        color=line.get_color())
+    ax.set_xlabel("frames (all tasks)")
+    ax.set_ylabel("mean success over the 4 tasks")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("MT10 subset: " + ", ".join(t.removesuffix("-v3") for t in TASKS), fontsize=9)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS))
+    parser.add_argument("--out", type=Path, default=OUT, help="sweep folder (run directories)")
+    parser.add_argument("--record", type=Path, default=RECORD, help="where table.md, curves.png and curves.json go")
+    parser.add_argument("--report", action="store_true", help="only report what exists")
+    args = parser.parse_args()
+    if not args.report:
+        subprocess.run([sys.executable, str(ROOT / "recipes" / "sweep.py"), "--out", str(args.out),
+                        "--algos", *args.algos, "--seeds", *map(str, args.seeds), *SETTINGS], check=True)
+    args.record.mkdir(parents=True, exist_ok=True)
+    table = subprocess.run([sys.executable, str(ROOT / "recipes" / "report.py"), str(args.out), "--include-partial"],
+                           check=True, capture_output=True, text=True).stdout
+    (args.record / "table.md").write_text(table)
+    print(table)
+    data = curves(args.out)
+    (args.record / "curves.json").write_text(json.dumps(data, indent=1))
+    if data:
+        plot(data, args.record / "curves.png")
+
+
+if __name__ == "__main__":
+    main()
