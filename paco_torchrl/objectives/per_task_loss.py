@@ -5,17 +5,18 @@ from dataclasses import dataclass
 
 import torch
 from tensordict import TensorDict, TensorDictBase
-from tensordict.utils import NestedKey, _is_non_tensor
+from tensordict.utils import NestedKey
 from torch import nn
 from torchrl.objectives import LossModule
 
 from paco_torchrl.nn import TaskWeights
 from paco_torchrl.objectives.per_task import per_task_mean
-from paco_torchrl.objectives.w_reset import _base_tensor
+from paco_torchrl.objectives.shared_w import SharedTaskWeights
+from paco_torchrl.objectives.torchrl_private import is_non_tensor_class, networks_with_params
 
 
 def _leaf(cls: type) -> bool:
-    return _is_non_tensor(cls) or not issubclass(cls, TensorDictBase)
+    return is_non_tensor_class(cls) or not issubclass(cls, TensorDictBase)
 
 
 class PerTaskLoss(LossModule):
@@ -105,36 +106,25 @@ class PerTaskLoss(LossModule):
         super().__init__()
         self.loss_module = loss_module
         self.num_tasks = num_tasks
-        self.sync_target_task_weights = sync_target_task_weights
         self.set_keys(task_id=task_key)
-        # (module name, key in its params) of every W entry, and the Parameter owning shared views.
-        self._w_entries: list[tuple[str, tuple[str, ...]]] = []
-        self._w_sources: dict[tuple[str, tuple[str, ...]], nn.Parameter] = {}
-        for name in loss_module._has_update_associated:
-            network = getattr(loss_module, name)
-            for path, module in network.named_modules():
-                if isinstance(module, TaskWeights):
-                    key = (*path.split("."), "weight") if path else ("weight",)
-                    self._w_entries.append((name, key))
-                    value = getattr(loss_module, f"{name}_params").get(key)
-                    base = _base_tensor(value)
-                    if base is not value and isinstance(base, nn.Parameter):
-                        self._w_sources[(name, key)] = base
-        known = {id(p) for p in loss_module.parameters()}
-        extra = {id(p): p for p in self._w_sources.values() if id(p) not in known}
-        self.shared_task_weights = nn.ParameterList(list(extra.values()))
+        # Every W entry of the wrapped loss's functional params (views of a shared W where shared).
+        self._shared_w = SharedTaskWeights(
+            loss_module, networks_with_params(loss_module), sync_targets=sync_target_task_weights
+        )
+        self.shared_task_weights = nn.ParameterList(self._shared_w.unregistered_sources())
         self.sync_target_task_weights_()
+
+    @property
+    def sync_target_task_weights(self) -> bool:
+        """Whether the live ``W`` is copied into the target copies at every call."""
+        return self._shared_w.sync_targets
+
+    @sync_target_task_weights.setter
+    def sync_target_task_weights(self, value: bool) -> None:
+        self._shared_w.sync_targets = value
 
     def _forward_value_estimator_keys(self, **kwargs) -> None:
         pass
-
-    def _targets(self) -> list[tuple[str, TensorDictBase]]:
-        """``(name, target params)`` of the wrapped loss's networks that have target copies."""
-        return [
-            (name, self.loss_module._modules[f"target_{name}_params"])
-            for name in self.loss_module._has_update_associated
-            if f"target_{name}_params" in self.loss_module._modules
-        ]
 
     def task_weight_tensors(self) -> dict[str, torch.Tensor]:
         """Every tensor holding a copy of ``W`` that the wrapped loss trains or reads.
@@ -151,50 +141,24 @@ class PerTaskLoss(LossModule):
         for path, module in self.loss_module.named_modules():  # networks kept as plain submodules
             if isinstance(module, TaskWeights):
                 out[f"{path}.weight"] = module.weight
-        targets = dict(self._targets())
-        for name, key in self._w_entries:
-            short = name.removesuffix("_network")
-            out[f"{short}.{'.'.join(key)}"] = getattr(self.loss_module, f"{name}_params").get(key)
-            if name in targets:
-                out[f"target_{short}.{'.'.join(key)}"] = targets[name].get(key)
+        out.update(self._shared_w.tensors())
         return out
 
-    @torch.no_grad()
     def sync_target_task_weights_(self) -> None:
         """Copies the live ``W`` into every target copy (no-op if not synchronised)."""
-        if not self.sync_target_task_weights:
-            return
-        targets = dict(self._targets())
-        for name, key in self._w_entries:
-            if name in targets:
-                targets[name].get(key).copy_(getattr(self.loss_module, f"{name}_params").get(key))
-
-    def _set_w_entry(self, name: str, key: tuple[str, ...], value: torch.Tensor) -> None:
-        params = getattr(self.loss_module, f"{name}_params")
-        params.unlock_()
-        params._set_tuple(key, value, inplace=False, validated=True)
-        params.lock_()
-
-    def _tie_shared_task_weights(self) -> None:
-        """Points the wrapped loss's W entries back at expanded views of the shared Parameters."""
-        for (name, key), source in self._w_sources.items():
-            current = getattr(self.loss_module, f"{name}_params").get(key)
-            if current.data_ptr() != source.data_ptr() or current.dtype != source.dtype:
-                self._set_w_entry(name, key, source.expand(current.shape))
-        self.loss_module._erase_cache()
+        self._shared_w.sync_targets_()
 
     def _apply(self, fn, *args, **kwargs):
         out = super()._apply(fn, *args, **kwargs)
         # A device/dtype cast replaces expanded views of a shared W by copies: re-tie them.
-        self._tie_shared_task_weights()
+        self._shared_w.tie()
         return out
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Loads like ``nn.Module``; views of a shared W follow the loaded W."""
-        for name, key in self._w_sources:  # a view cannot be written into: load into a stand-in, then re-tie
-            self._set_w_entry(name, key, getattr(self.loss_module, f"{name}_params").get(key).clone())
+        self._shared_w.untie()
         out = super().load_state_dict(state_dict, strict=strict, assign=assign)
-        self._tie_shared_task_weights()
+        self._shared_w.tie()
         return out
 
     def make_value_estimator(self, value_type=None, **hyperparams):

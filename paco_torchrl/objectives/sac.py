@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from tensordict import TensorDict, TensorDictBase
@@ -18,8 +19,13 @@ from torchrl.objectives.utils import distance_loss
 from paco_torchrl.modules.actor_critic import find_task_weights
 from paco_torchrl.nn import CompositionalLinear, TaskWeights
 from paco_torchrl.objectives.per_task import per_task_mean
+from paco_torchrl.objectives.shared_w import SharedTaskWeights
+from paco_torchrl.objectives.torchrl_private import clear_weakrefs, detached_qvalue_params, vmap_qvalue
 
-ACTOR_LOSS_FORMS = ("dqda", "q")
+ActorLossForm = Literal["dqda", "q"]  # the config's sac.actor_loss_form choices
+ACTOR_LOSS_FORMS: tuple[str, ...] = get_args(ActorLossForm)
+LossFunction = Literal["l2", "l1", "smooth_l1"]  # TorchRL's distance losses: sac.loss_function
+LOSS_FUNCTIONS: tuple[str, ...] = get_args(LossFunction)
 
 
 def replicate_qvalue(qvalue: nn.Module, n: int, shared: list[TaskWeights]) -> list[nn.Module]:
@@ -164,35 +170,17 @@ class MultiTaskSACLoss(SACLoss):
         else:
             self.register_parameter("log_alpha", nn.Parameter(log_alpha))
         self.make_value_estimator(gamma=gamma)
-        # W entries of the critics' functional params (views of shared W) and their targets.
-        self._task_weight_keys = self._find_task_weight_keys(critics[0])
-        self._sync_target_task_weights = sync_target_task_weights and delay_qvalue
-        self._shared_w_sources = {
-            key: tw for key, tw in zip(self._task_weight_keys, self._critic_task_weights(critics[0]))
-        }
+        # The critics' W entries (views of a shared W where shared) and their targets: one mechanism.
+        self._shared_w = SharedTaskWeights(
+            self, ["qvalue_network"], sync_targets=sync_target_task_weights and delay_qvalue
+        )
         # A W shared by the critics appears in their params as a view, not a Parameter; if
-        # the actor does not hold it either, register it here so optimizers see it.
-        in_loss = {id(p) for p in self.parameters()}
+        # the actor does not hold it either, register its module here so optimizers see it.
+        unregistered = {id(p) for p in self._shared_w.unregistered_sources()}
         self.critic_task_weights = nn.ModuleList(
-            [
-                tw
-                for key, tw in self._shared_w_sources.items()
-                if not isinstance(self.qvalue_network_params.get(key), nn.Parameter)
-                and id(tw.weight) not in in_loss
-                and isinstance(tw.weight, nn.Parameter)
-            ]
+            [m for m in critics[0].modules() if isinstance(m, TaskWeights) and id(m.weight) in unregistered]
         )
         self.sync_target_task_weights_()
-
-    @staticmethod
-    def _critic_task_weights(critic: nn.Module) -> list[TaskWeights]:
-        return [m for _, m in critic.named_modules() if isinstance(m, TaskWeights)]
-
-    @staticmethod
-    def _find_task_weight_keys(critic: nn.Module) -> list[tuple[str, ...]]:
-        return [
-            (*name.split("."), "weight") for name, m in critic.named_modules() if isinstance(m, TaskWeights)
-        ]
 
     def task_weight_tensors(self) -> dict[str, torch.Tensor]:
         """Every tensor holding a copy of ``W`` that this loss trains or reads.
@@ -206,53 +194,24 @@ class MultiTaskSACLoss(SACLoss):
         for name, module in self.actor_network.named_modules():
             if isinstance(module, TaskWeights):
                 out[f"actor.{name}.weight"] = module.weight
-        for key in self._task_weight_keys:
-            out["qvalue." + ".".join(key)] = self.qvalue_network_params.get(key)
-            if self.delay_qvalue:
-                out["target_qvalue." + ".".join(key)] = self.target_qvalue_network_params.get(key)
+        out.update(self._shared_w.tensors())
         return out
 
-    @torch.no_grad()
     def sync_target_task_weights_(self) -> None:
         """Copies the live critic ``W`` into the target critics (no-op if not synchronised)."""
-        if not self._sync_target_task_weights:
-            return
-        for key in self._task_weight_keys:
-            self.target_qvalue_network_params.get(key).copy_(self.qvalue_network_params.get(key))
-
-    def _shared_view_keys(self) -> list[tuple[str, ...]]:
-        """Critic W entries that are views of a W held elsewhere (not Parameters of their own)."""
-        return [
-            key for key in self._shared_w_sources if not isinstance(self.qvalue_network_params.get(key), nn.Parameter)
-        ]
-
-    def _set_critic_w_entry(self, key: tuple[str, ...], value: torch.Tensor) -> None:
-        params = self.qvalue_network_params
-        params.unlock_()
-        params._set_tuple(key, value, inplace=False, validated=True)
-        params.lock_()
-
-    def _tie_shared_task_weights(self, keys: list[tuple[str, ...]]) -> None:
-        """Points the critics' W entries back at views of the shared W."""
-        for key in keys:
-            tw = self._shared_w_sources[key]
-            self._set_critic_w_entry(key, tw.weight.expand(self.num_qvalue_nets, *tw.weight.shape))
+        self._shared_w.sync_targets_()
 
     def _apply(self, fn, *args, **kwargs):
-        keys = self._shared_view_keys()
         out = super()._apply(fn, *args, **kwargs)
         # A device/dtype cast replaces the critics' views of a shared W by copies: re-tie them.
-        self._tie_shared_task_weights(keys)
+        self._shared_w.tie()
         return out
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Loads like ``nn.Module``; the critics' views of a shared W follow the loaded W."""
-        keys = self._shared_view_keys()
-        for key in keys:  # a view cannot be written into: load into a stand-in, then re-tie
-            self._set_critic_w_entry(key, self.qvalue_network_params.get(key).clone())
+        self._shared_w.untie()
         out = super().load_state_dict(state_dict, strict=strict, assign=assign)
-        self._tie_shared_task_weights(keys)
-        self._erase_cache()
+        self._shared_w.tie()
         return out
 
     @property
@@ -272,17 +231,17 @@ class MultiTaskSACLoss(SACLoss):
         td_q = tensordict.select(*self.qvalue_network.in_keys, strict=False)
         if self.actor_loss_form == "q":
             td_q.set(self.tensor_keys.action, action)
-            q = self._vmap_qnetworkN0(td_q, self._cached_detached_qvalue_params)
+            q = vmap_qvalue(self, td_q, detached_qvalue_params(self))
             min_q = q.get(self.tensor_keys.state_action_value).min(0)[0].squeeze(-1)
             return alpha * log_prob - min_q, log_prob
         # ALF's form: the critics are evaluated at the detached action, the actor is
         # pulled along dQ/da; the loss value is ½‖dQ/da‖² + α log π.
-        params = self._cached_detached_qvalue_params
+        params = detached_qvalue_params(self)
 
         def min_q_sum(a: torch.Tensor) -> torch.Tensor:
             td = td_q.clone(False)
             td.set(self.tensor_keys.action, a)
-            return self._vmap_qnetworkN0(td, params).get(self.tensor_keys.state_action_value).min(0)[0].sum()
+            return vmap_qvalue(self, td, params).get(self.tensor_keys.state_action_value).min(0)[0].sum()
 
         if torch.compiler.is_compiling():  # torch.compile traces torch.func.grad, not autograd.grad
             dqda = torch.func.grad(min_q_sum)(action.detach())
@@ -302,13 +261,13 @@ class MultiTaskSACLoss(SACLoss):
                 next_td = td.get("next").copy()
                 next_action, next_log_prob = compute_rsample_log_prob(self.actor_network.get_dist(next_td))
                 next_td.set(self.tensor_keys.action, next_action)
-            next_q = self._vmap_qnetworkN0(next_td, self.target_qvalue_network_params)
+            next_q = vmap_qvalue(self, next_td, self.target_qvalue_network_params)
             next_q = next_q.get(self.tensor_keys.state_action_value)  # [N, *batch, 1]
             next_value = (next_q - (next_alpha * next_log_prob).unsqueeze(-1)).min(0)[0]
             td.set(("next", self.value_estimator.tensor_keys.value), next_value)
             target = self.value_estimator.value_estimate(td).squeeze(-1)
-        pred = self._vmap_qnetworkN0(
-            tensordict.select(*self.qvalue_network.in_keys, strict=False), self.qvalue_network_params
+        pred = vmap_qvalue(
+            self, tensordict.select(*self.qvalue_network.in_keys, strict=False), self.qvalue_network_params
         ).get(self.tensor_keys.state_action_value).squeeze(-1)
         # Non-finite targets: zero-gradient stand-in, then report the sample as non-finite.
         finite = torch.isfinite(target)
@@ -341,8 +300,8 @@ class MultiTaskSACLoss(SACLoss):
             },
             batch_size=[num_tasks],
         )
-        self._clear_weakrefs(
-            tensordict, out, "actor_network_params", "qvalue_network_params", "target_qvalue_network_params"
+        clear_weakrefs(
+            self, tensordict, out, "actor_network_params", "qvalue_network_params", "target_qvalue_network_params"
         )
         return out
 

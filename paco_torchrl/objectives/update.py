@@ -9,7 +9,8 @@ from torchrl.objectives import LossModule, SoftUpdate
 
 from paco_torchrl.objectives.maskout import loss_maskout, masked_total_loss
 from paco_torchrl.objectives.per_task import ORIGINAL_LOSS_WEIGHTS, total_task_loss
-from paco_torchrl.objectives.w_reset import WReset, _base_tensor
+from paco_torchrl.objectives.shared_w import base_tensor
+from paco_torchrl.objectives.w_reset import WReset
 
 
 def make_paco_optimizer(
@@ -43,7 +44,7 @@ def make_paco_optimizer(
     alpha = [p for name, p in loss_module.named_parameters() if name.split(".")[-1] == "log_alpha"]
     w_ids = set()
     if hasattr(loss_module, "task_weight_tensors"):  # views of a shared W count as their base Parameter
-        w_ids = {id(_base_tensor(t)) for t in loss_module.task_weight_tensors().values()}
+        w_ids = {id(base_tensor(t)) for t in loss_module.task_weight_tensors().values()}
     w = [p for p in loss_module.parameters() if id(p) in w_ids]
     taken = {id(p) for p in alpha + w}
     rest = [p for p in loss_module.parameters() if id(p) not in taken]

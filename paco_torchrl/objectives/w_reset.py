@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
 from paco_torchrl.nn import TaskWeights
+from paco_torchrl.objectives.shared_w import base_tensor
 
-BETA_SAMPLERS = ("simplex", "uniform_l1")
-
-
-def _base_tensor(t: torch.Tensor) -> torch.Tensor:
-    """The tensor that owns the memory of an expanded view (writes go there once)."""
-    if t._base is not None and 0 in t.stride():
-        return t._base
-    return t
+BetaSampler = Literal["simplex", "uniform_l1"]  # the config's paco.w_reset_beta choices
+BETA_SAMPLERS: tuple[str, ...] = get_args(BetaSampler)
 
 
 class WReset(nn.Module):
@@ -72,7 +68,7 @@ class WReset(nn.Module):
             task_weights = [task_weights]
         tensors: dict[int, torch.Tensor] = {}
         for item in task_weights:
-            t = _base_tensor(item.weight if isinstance(item, TaskWeights) else item)
+            t = base_tensor(item.weight if isinstance(item, TaskWeights) else item)
             tensors.setdefault(id(t), t)
         if not tensors:
             raise ValueError("task_weights is empty")

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from paco_torchrl.objectives.w_reset import _base_tensor
+from paco_torchrl.objectives.shared_w import base_tensor
 from paco_torchrl.training.checkpoint import CheckpointError
 
 W_INITS = ("mean", "fresh")
@@ -91,7 +91,7 @@ def task_specific_parameters(agent: SimpleNamespace) -> list[torch.Tensor]:
     """The loss parameters that stay trainable in transfer: ``W`` and ``log α``."""
     w_ids = set()
     if hasattr(agent.loss, "task_weight_tensors"):
-        w_ids = {id(_base_tensor(t)) for t in agent.loss.task_weight_tensors().values()}
+        w_ids = {id(base_tensor(t)) for t in agent.loss.task_weight_tensors().values()}
     return [
         p for name, p in agent.loss.named_parameters() if id(p) in w_ids or name.split(".")[-1] == "log_alpha"
     ]
