@@ -13,18 +13,15 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+from paco_torchrl.training import load_config, train
 
-import mt10_rand  # noqa: E402
-
-from paco_torchrl.training import load_config  # noqa: E402
+CONFIG = Path(__file__).resolve().parents[1] / "recipes" / "configs" / "mt10_rand.yaml"
 
 VARIANTS = {
     "sync, 1 step/batch": [],
@@ -57,9 +54,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants:
             run = Path(tmp) / name.replace(" ", "_").replace(",", "").replace("/", "-")
-            cfg = load_config(mt10_rand.CONFIG, base + VARIANTS[name] + [f"output_dir={run}"])
+            cfg = load_config(CONFIG, base + VARIANTS[name] + [f"output_dir={run}"])
             start = time.perf_counter()
-            mt10_rand.train(cfg)
+            train(cfg)
             wall = time.perf_counter() - start
             rows = list(csv.reader((run / "logs" / "scalars" / "frames_per_second.csv").open()))
             # the log holds frames/elapsed since the start: elapsed = frames / fps at each row

@@ -4,7 +4,7 @@
     python benchmarks/fault_injection.py --seeds 0 --kind nan
     python benchmarks/fault_injection.py --metaworld --frames 30000 --seeds 0
 
-Runs ``recipes/mt10_rand.py``'s ``train`` for every (variant, seed) and prints one row per run:
+Runs ``paco_torchrl.training.train`` for every (variant, seed) and prints one row per run:
 the faulty task's and the other tasks' final success, the other tasks' critic loss and reward per step
 (last logging interval), how many updates dropped the faulty task (``over_threshold``) and how often
 its ``w`` was reset.
@@ -14,16 +14,13 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+from paco_torchrl.training import load_config, train
 
-import mt10_rand  # noqa: E402
-
-from paco_torchrl.training import load_config  # noqa: E402
+CONFIG = Path(__file__).resolve().parents[1] / "recipes" / "configs" / "mt10_rand.yaml"
 
 TOY = [
     "env.benchmark=toy", "env.num_toy_tasks=4", "env.max_episode_steps=20", "collector.init_random_frames=800",
@@ -71,9 +68,9 @@ def main() -> None:
             overrides = base + [f"algo={algo}", f"seed={seed}", f"output_dir={run}"]
             if faulty:
                 overrides += ["fault.task=0", f"fault.at_frame={at_frame}", f"fault.kind={args.kind}"]
-            cfg = load_config(mt10_rand.CONFIG, overrides)
+            cfg = load_config(CONFIG, overrides)
             start = time.perf_counter()
-            results = mt10_rand.train(cfg)
+            results = train(cfg)
             wall = time.perf_counter() - start
             per_task = list(results["per_task_success"].values())
             names = list(results["per_task_success"])

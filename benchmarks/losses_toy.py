@@ -19,10 +19,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-import mt10_rand  # noqa: E402
+from paco_torchrl.training import load_config, train
 
-from paco_torchrl.training import load_config  # noqa: E402
+CONFIG = Path(__file__).resolve().parents[1] / "recipes" / "configs" / "mt10_rand.yaml"
 
 TOY = [
     "env.benchmark=toy", "env.num_toy_tasks=4", "env.max_episode_steps=20",
@@ -37,10 +36,10 @@ def run(loss: str, seed: int, overrides: list[str] = ()) -> tuple[float, float, 
     """``(mean success, wall-clock seconds, per-task success)`` of one run."""
     with tempfile.TemporaryDirectory() as out:
         cfg = load_config(
-            mt10_rand.CONFIG, [*TOY, f"loss={loss}", f"seed={seed}", f"output_dir={out}", *overrides]
+            CONFIG, [*TOY, f"loss={loss}", f"seed={seed}", f"output_dir={out}", *overrides]
         )
         start = time.perf_counter()
-        results = mt10_rand.train(cfg)
+        results = train(cfg)
         return results["mean_success"], time.perf_counter() - start, results["per_task_success"]
 
 

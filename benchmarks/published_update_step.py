@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from torchrl.data import Bounded
 from torchrl.objectives import SoftUpdate
 
-from paco_torchrl.baselines import ALGOS
+from paco_torchrl.algos import ALGOS
 from paco_torchrl.objectives import MultiTaskSACLoss, PaCoUpdateStep, make_paco_optimizer
 from paco_torchrl.training import RunConfig
 

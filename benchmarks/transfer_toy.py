@@ -12,7 +12,6 @@ success (20 deterministic episodes) and whether Φ stayed bit-identical.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 import warnings
@@ -20,11 +19,10 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-import mt10_rand  # noqa: E402
-import transfer  # noqa: E402
+from paco_torchrl.experiments import transfer
+from paco_torchrl.training import load_config, train
 
-from paco_torchrl.training import load_config  # noqa: E402
+CONFIG = Path(__file__).resolve().parents[1] / "recipes" / "configs" / "mt10_rand.yaml"
 
 SOURCE = [
     "env.benchmark=toy", "env.num_toy_tasks=4", "env.tasks=[rotate-0,rotate-90,rotate-270]",
@@ -50,7 +48,7 @@ def main() -> None:
         for seed in args.seeds:
             source = root / f"source-seed{seed}"
             start = time.perf_counter()
-            trained = mt10_rand.train(load_config(mt10_rand.CONFIG, [*SOURCE, f"seed={seed}", f"output_dir={source}"]))
+            trained = train(load_config(CONFIG, [*SOURCE, f"seed={seed}", f"output_dir={source}"]))
             source_s = time.perf_counter() - start
             start = time.perf_counter()
             comparison = transfer.run_transfer(

@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from tensordict import TensorDict
 from torchrl.data import Bounded
 
-from paco_torchrl.baselines import ALGOS
+from paco_torchrl.algos import ALGOS
 from paco_torchrl.nn import CompositionalMLP
 from paco_torchrl.objectives import MultiTaskSACLoss, PaCoUpdateStep, WReset, make_paco_optimizer
 from paco_torchrl.training import RunConfig

@@ -9,12 +9,14 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-import mt10_rand
-import report
-import sweep
-from paco_torchrl.baselines import ALGOS, PAPER_ROWS, interquartile_mean, load_runs, summarize, variant_label
+from paco_torchrl.algos import ALGOS
+from paco_torchrl.experiments import PAPER_ROWS, interquartile_mean, load_runs, summarize, variant_label
 from paco_torchrl.nn import CompositionalLinear, CompositionalMLP, TaskWeights
 from paco_torchrl.training import load_config, make_agent, make_env
+from paco_torchrl.experiments import report
+from paco_torchrl.experiments import sweep
+from paco_torchrl.training import train
+from paths import MT10_CONFIG
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -24,7 +26,7 @@ TOY = ["env.benchmark=toy", f"env.num_toy_tasks={T}", "env.max_episode_steps=10"
 
 
 def _agent(algo: str, *overrides: str):
-    cfg = load_config(mt10_rand.CONFIG, [*TOY, f"algo={algo}", *overrides])
+    cfg = load_config(MT10_CONFIG, [*TOY, f"algo={algo}", *overrides])
     env = make_env(cfg, seed=0)
     return make_agent(cfg, env, torch.device("cpu")), env
 
@@ -58,7 +60,7 @@ def test_every_algo_builds_and_updates_on_the_toy_env(algo):
         assert torch.isfinite(metrics[key]).all(), key
     changed = [n for n, p in agent.loss.named_parameters() if not torch.equal(p, before[n])]
     assert any(n.endswith(".weight") for n in changed) and "log_alpha" in changed
-    maskout, reset = ALGOS[algo].stabilisation(load_config(mt10_rand.CONFIG, [f"algo={algo}"]))
+    maskout, reset = ALGOS[algo].stabilisation(load_config(MT10_CONFIG, [f"algo={algo}"]))
     assert agent.update.loss_maskout == maskout and (agent.w_reset is not None) == reset
     if algo in ("mhsac", "single_task"):  # fixed one-hot w: a buffer, untouched by updates
         assert fixed_w and all(torch.equal(w, torch.eye(T)) for w in fixed_w)
@@ -161,21 +163,21 @@ def test_one_hot_w_init_with_K_equal_T_starts_independent_but_trains_w():
 
 def test_paper_rows_map_to_their_variants():
     for row in PAPER_ROWS:
-        assert variant_label(load_config(mt10_rand.CONFIG, list(row.overrides))) == row.variant, row.method
-    assert variant_label(load_config(mt10_rand.CONFIG, ["paco.scope=actor", "paco.share_w=false"])) == (
+        assert variant_label(load_config(MT10_CONFIG, list(row.overrides))) == row.variant, row.method
+    assert variant_label(load_config(MT10_CONFIG, ["paco.scope=actor", "paco.share_w=false"])) == (
         "paco scope=actor share_w=false"
     )
 
 
 @pytest.mark.parametrize("algo", ["mhsac", "single_task"])
 def test_tiny_metaworld_run_through_the_recipe(tmp_path, algo):
-    cfg = load_config(mt10_rand.CONFIG, [
+    cfg = load_config(MT10_CONFIG, [
         f"algo={algo}", "env.tasks=[reach-v3,drawer-close-v3]", "env.max_episode_steps=50",
         "collector.total_frames=300", "collector.init_random_frames=100", "optim.batch_size=16",
         "network.num_cells=[32]", "eval.interval_frames=1000", "eval.episodes_per_task=1",
         f"output_dir={tmp_path / algo}", "device=cpu", "progress=false", "threads=1",
     ])
-    results = mt10_rand.train(cfg)
+    results = train(cfg)
     assert results["frames"] == 300 and set(results["per_task_success"]) == {"reach-v3", "drawer-close-v3"}
     assert (tmp_path / algo / "checkpoint.pt").is_file()
     [run] = load_runs(tmp_path)
@@ -185,7 +187,7 @@ def test_tiny_metaworld_run_through_the_recipe(tmp_path, algo):
 # --- report ------------------------------------------------------------------------------------
 
 def _fake_run(root, algo, seed, success, frames=1000, extra=()):
-    cfg = load_config(mt10_rand.CONFIG, [f"algo={algo}", f"seed={seed}", "collector.total_frames=1000", *extra])
+    cfg = load_config(MT10_CONFIG, [f"algo={algo}", f"seed={seed}", "collector.total_frames=1000", *extra])
     run = root / sweep.variant_dir(variant_label(cfg)) / f"seed{seed}"
     run.mkdir(parents=True)
     (run / "config.yaml").write_text(OmegaConf.to_yaml(cfg))

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-import mt10_rand
 from paco_torchrl.training import load_checkpoint
+from paco_torchrl.training.cli import main as train_cli
+from paths import MT10_CONFIG
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -21,7 +22,7 @@ def test_batches_of_several_steps_keep_the_update_to_data_ratio(tmp_path, async_
     run = tmp_path / "run"
     args = TOY + ["collector.total_frames=400", "collector.steps_per_batch=5", "collector.updates_per_step=2",
                   f"collector.async_collection={str(async_collection).lower()}", f"output_dir={run}"]
-    assert mt10_rand.main(mt10_rand.CONFIG, args) == 0
+    assert train_cli(MT10_CONFIG, args) == 0
     state = load_checkpoint(run / "checkpoint.pt")
     # 2 envs x 5 steps = 10 frames a batch; updates from the batch reaching frame 40 on, 2 per vector step
     assert state["frames"] == 400 and state["updates"] == (400 - 40) // 10 * 10 + 10

@@ -20,6 +20,8 @@ from paco_torchrl.objectives import (
     total_task_loss,
 )
 from paco_torchrl.training import ConfigError, load_config, make_agent, make_collector, make_env, validate_config
+from paco_torchrl.training import train
+from paths import MT10_CONFIG
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 MT10 = Path(__file__).resolve().parents[1] / "recipes" / "configs" / "mt10_rand.yaml"
@@ -174,14 +176,13 @@ def test_evaluation_draws_from_the_training_goal_set():
 def test_results_say_which_goal_set_was_evaluated(tmp_path):
     import json
 
-    import mt10_rand
 
-    cfg = load_config(mt10_rand.CONFIG, [
+    cfg = load_config(MT10_CONFIG, [
         "env.benchmark=toy", "env.max_episode_steps=10", "collector.total_frames=80", "collector.init_random_frames=40",
         "optim.batch_size=16", "network.num_cells=[16]", "eval.interval_frames=40", "eval.episodes_per_task=1",
         f"output_dir={tmp_path / 'run'}", "device=cpu", "progress=false", "threads=1", "checkpoint.replay=false",
     ])
-    mt10_rand.train(cfg)
+    train(cfg)
     assert json.loads((tmp_path / "run" / "results.json").read_text())["eval_goals"] == "train"
 
 

@@ -13,7 +13,6 @@ from tensordict.nn import TensorDictModuleBase
 from torchrl.modules import AdditiveGaussianModule
 from torchrl.objectives import CrossQLoss, LossModule, REDQLoss, SACLoss, SoftUpdate, TD3Loss
 
-import mt10_rand
 from paco_torchrl.envs.toy import MultiTaskPointEnv
 from paco_torchrl.modules import make_paco_actor_critic
 from paco_torchrl.objectives import (
@@ -26,7 +25,10 @@ from paco_torchrl.objectives import (
     total_task_loss,
 )
 from paco_torchrl.training import ConfigError, load_config, make_agent, make_env, validate_config
-from paco_torchrl.training.losses import REDQ_NUM_QVALUE_NETS, make_loss, make_paco_deterministic_actor
+from paco_torchrl.modules import make_paco_deterministic_actor
+from paco_torchrl.training.losses import REDQ_NUM_QVALUE_NETS, make_loss
+from paco_torchrl.training import train
+from paths import MT10_CONFIG
 
 torch.set_num_threads(1)
 
@@ -236,16 +238,16 @@ def test_dtype_cast_keeps_shared_w_tied():
 
 
 def _toy_cfg(loss: str, *extra: str):
-    return load_config(mt10_rand.CONFIG, [
+    return load_config(MT10_CONFIG, [
         f"loss={loss}", "env.benchmark=toy", "env.num_toy_tasks=3", "network.num_cells=[32,32]",
         "paco.num_param_sets=2", "optim.batch_size=48", "device=cpu", "threads=1", *extra,
     ])
 
 
 def test_loss_config_key():
-    assert load_config(mt10_rand.CONFIG).loss == "sac"
+    assert load_config(MT10_CONFIG).loss == "sac"
     with pytest.raises(ConfigError, match=r"^loss: must be one of \('sac', 'td3', 'redq', 'crossq'\), got 'ppo'$"):
-        validate_config(load_config(mt10_rand.CONFIG, ["loss=ppo"]))
+        validate_config(load_config(MT10_CONFIG, ["loss=ppo"]))
 
 
 @pytest.mark.parametrize("loss", LOSSES)
@@ -288,14 +290,14 @@ def test_update_step_on_toy_env(loss):
 @pytest.mark.parametrize("loss", LOSSES)
 def test_metaworld_recipe_runs_each_loss(tmp_path, loss):
     run = tmp_path / "run"
-    cfg = load_config(mt10_rand.CONFIG, [
+    cfg = load_config(MT10_CONFIG, [
         f"loss={loss}", "env.tasks=[reach-v3,drawer-close-v3]", "env.max_episode_steps=50",
         "collector.total_frames=300", "collector.init_random_frames=200", "optim.batch_size=32",
         "network.num_cells=[32,32]", "paco.num_param_sets=2", "eval.interval_frames=1000",
         "eval.episodes_per_task=1", "checkpoint.interval_frames=1000", "logger.interval_frames=100",
         f"output_dir={run}", "device=cpu", "progress=false", "threads=1",
     ])
-    results = mt10_rand.train(cfg)
+    results = train(cfg)
     saved = json.loads((run / "results.json").read_text())
     assert saved == results and saved["frames"] == 300
     kept = list(csv.reader((run / "logs" / "scalars" / "kept_count" / "reach-v3.csv").open()))
@@ -310,7 +312,7 @@ def test_td3_paco_learns_the_toy_env(tmp_path):
     The SAC test's settings except Φ's learning rate: with 3e-4 TD3 reached 0.925 / 1.0 / 0.863 on
     seeds 0-2, with 1e-3 it reached >= 0.975 on seeds 0-4 (benchmarks/losses_toy.md).
     """
-    cfg = load_config(mt10_rand.CONFIG, [
+    cfg = load_config(MT10_CONFIG, [
         "loss=td3", "env.benchmark=toy", "env.num_toy_tasks=4", "env.max_episode_steps=20",
         "collector.total_frames=16000", "collector.init_random_frames=800", "collector.updates_per_step=2",
         "optim.batch_size=256", "optim.lr=1e-3", "optim.gamma=0.9", "network.num_cells=[64,64]",
@@ -320,7 +322,7 @@ def test_td3_paco_learns_the_toy_env(tmp_path):
         "seed=0",
     ])
     start = time.perf_counter()
-    results = mt10_rand.train(cfg)
+    results = train(cfg)
     print(f"td3 toy: mean success {results['mean_success']:.2f} in {time.perf_counter() - start:.0f} s")
     assert results["mean_success"] >= 0.9
     assert torch.tensor(list(results["per_task_success"].values())).min() >= 0.7

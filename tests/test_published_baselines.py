@@ -7,14 +7,16 @@ import pytest
 import torch
 from torch import nn
 
-import mt10_rand
-import report
-import sweep
-from paco_torchrl.baselines import ALGOS, PAPER_ROWS, variant_label
-from paco_torchrl.baselines.nets import CARENet, FiLMMLP, MOORENet, SoftModularNet, gram_schmidt, load_task_embeddings
-from paco_torchrl.baselines.pcgrad import PCGradUpdateStep, pcgrad, pcgrad_coefficients, random_orders
+from paco_torchrl.algos import ALGOS
+from paco_torchrl.experiments import PAPER_ROWS, variant_label
+from paco_torchrl.modules.baselines import CARENet, FiLMMLP, MOORENet, SoftModularNet, gram_schmidt, load_task_embeddings
+from paco_torchrl.objectives.pcgrad import PCGradUpdateStep, pcgrad, pcgrad_coefficients, random_orders
 from paco_torchrl.envs.metaworld import resolve_tasks
 from paco_torchrl.training import ConfigError, load_config, make_agent, make_env, validate_config
+from paco_torchrl.experiments import report
+from paco_torchrl.experiments import sweep
+from paco_torchrl.training import train
+from paths import MT10_CONFIG
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -25,7 +27,7 @@ TOY = ["env.benchmark=toy", f"env.num_toy_tasks={T}", "env.max_episode_steps=10"
 
 
 def _agent(algo: str, *overrides: str):
-    cfg = load_config(mt10_rand.CONFIG, [*TOY, f"algo={algo}", *overrides])
+    cfg = load_config(MT10_CONFIG, [*TOY, f"algo={algo}", *overrides])
     validate_config(cfg)
     env = make_env(cfg, seed=0)
     return make_agent(cfg, env, torch.device("cpu")), env
@@ -257,8 +259,8 @@ def test_config_sections_are_validated_and_name_the_key():
         (["algo=film", "loss=td3"], "loss"),
     ]:
         with pytest.raises(ConfigError, match=f"^{key}:"):
-            validate_config(load_config(mt10_rand.CONFIG, [*TOY, *overrides]))
-    validate_config(load_config(mt10_rand.CONFIG, [*TOY, "algo=pcgrad", "loss=td3"]))  # PCGrad is loss-agnostic
+            validate_config(load_config(MT10_CONFIG, [*TOY, *overrides]))
+    validate_config(load_config(MT10_CONFIG, [*TOY, "algo=pcgrad", "loss=td3"]))  # PCGrad is loss-agnostic
 
 
 def test_variant_labels_and_paper_rows():
@@ -295,11 +297,11 @@ def test_every_published_algo_runs_through_the_sweep_and_the_report(tmp_path):
 def test_care_on_metaworld_reads_the_description_embeddings_and_runs_through_the_recipe(tmp_path):
     from torchrl.data import Bounded
 
-    from paco_torchrl.baselines import build_care_networks
-    from paco_torchrl.baselines.nets.care import TASK_EMBEDDINGS
+    from paco_torchrl.algos import build_care_networks
+    from paco_torchrl.modules.baselines.care import TASK_EMBEDDINGS
 
     tasks = ["reach-v3", "drawer-close-v3"]
-    cfg = load_config(mt10_rand.CONFIG, [
+    cfg = load_config(MT10_CONFIG, [
         "algo=care", f"env.tasks=[{','.join(tasks)}]", "env.max_episode_steps=50", "collector.total_frames=300",
         "collector.init_random_frames=100", "optim.batch_size=16", "network.num_cells=[32]",
         "eval.interval_frames=1000", "eval.episodes_per_task=1", f"output_dir={tmp_path / 'care'}", "device=cpu",
@@ -311,5 +313,5 @@ def test_care_on_metaworld_reads_the_description_embeddings_and_runs_through_the
     for net in (_net(actor), *(q.module.net for q in critics)):
         torch.testing.assert_close(net.task_embeddings, rows)
     assert _net(actor).encode_dim == 39 and critics[0].module.net.encode_dim == 39  # the action skips the encoders
-    results = mt10_rand.train(cfg)
+    results = train(cfg)
     assert results["frames"] == 300 and set(results["per_task_success"]) == set(tasks)

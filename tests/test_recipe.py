@@ -9,21 +9,23 @@ from pathlib import Path
 import pytest
 import torch
 
-import mt10_rand
 from paco_torchrl.training import load_checkpoint, load_config
+from paco_torchrl.training import train
+from paco_torchrl.training.cli import main as train_cli
+from paths import MT10_CONFIG
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 def test_metaworld_smoke_run_writes_the_run_directory(tmp_path):
     run = tmp_path / "run"
-    cfg = load_config(mt10_rand.CONFIG, [
+    cfg = load_config(MT10_CONFIG, [
         "env.tasks=[reach-v3,drawer-close-v3]", "env.max_episode_steps=100", "collector.total_frames=2000",
         "collector.init_random_frames=400", "optim.batch_size=64", "network.num_cells=[64,64]",
         "eval.interval_frames=1000", "eval.episodes_per_task=2", "checkpoint.interval_frames=1000",
         "logger.interval_frames=500", f"output_dir={run}", "device=cpu", "progress=false", "threads=1",
     ])
-    results = mt10_rand.train(cfg)
+    results = train(cfg)
     for name in ("config.yaml", "results.json", "checkpoint.pt"):
         assert (run / name).is_file(), name
     saved = json.loads((run / "results.json").read_text())
@@ -47,7 +49,7 @@ def test_metaworld_smoke_run_writes_the_run_directory(tmp_path):
 
 def test_paco_learns_the_toy_env(tmp_path):
     """PaCo (K=2, 4 tasks needing opposite behaviour) reaches >= 90% mean success."""
-    cfg = load_config(mt10_rand.CONFIG, [
+    cfg = load_config(MT10_CONFIG, [
         "env.benchmark=toy", "env.num_toy_tasks=4", "env.max_episode_steps=20",
         "collector.total_frames=16000", "collector.init_random_frames=800", "collector.updates_per_step=2",
         "optim.batch_size=256", "optim.gamma=0.9", "network.num_cells=[64,64]", "paco.num_param_sets=2",
@@ -56,7 +58,7 @@ def test_paco_learns_the_toy_env(tmp_path):
         "seed=0",
     ])
     start = time.perf_counter()
-    results = mt10_rand.train(cfg)
+    results = train(cfg)
     elapsed = time.perf_counter() - start
     print(f"toy: mean success {results['mean_success']:.2f} in {elapsed:.0f} s: {results['per_task_success']}")
     assert results["mean_success"] >= 0.9
@@ -69,12 +71,12 @@ def test_resume_continues_with_the_runs_own_config(tmp_path):
               "network.num_cells=[16]", "collector.init_random_frames=40", "eval.episodes_per_task=1",
               "eval.interval_frames=1000", "logger.interval_frames=100", "checkpoint.interval_frames=100",
               "progress=false", "threads=1", "device=cpu"]
-    assert mt10_rand.main(mt10_rand.CONFIG, common + ["paco.num_param_sets=3", "collector.total_frames=200",
+    assert train_cli(MT10_CONFIG, common + ["paco.num_param_sets=3", "collector.total_frames=200",
                                                       f"output_dir={run}"]) == 0
     first = load_checkpoint(run / "checkpoint.pt")
     assert first["frames"] == 200 and first["updates"] == (200 - 40) // 2 + 1
     # no paco.num_param_sets here: the run's own K=3 must come back from its config.yaml
-    assert mt10_rand.main(mt10_rand.CONFIG, [f"resume={run}", "collector.total_frames=300"]) == 0
+    assert train_cli(MT10_CONFIG, [f"resume={run}", "collector.total_frames=300"]) == 0
     second = load_checkpoint(run / "checkpoint.pt")
     assert second["frames"] == 300 and second["updates"] == first["updates"] + 50
     phi = [v for k, v in second["loss"].items() if k.endswith("layers.0.weight")]
@@ -86,7 +88,7 @@ def test_resume_from_a_corrupt_checkpoint_is_one_clear_line(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
     (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    code = mt10_rand.main(mt10_rand.CONFIG, ["env.benchmark=toy", f"resume={run}", "progress=false", "threads=1"])
+    code = train_cli(MT10_CONFIG, ["env.benchmark=toy", f"resume={run}", "progress=false", "threads=1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: cannot read checkpoint")
 
@@ -96,10 +98,10 @@ def test_resume_with_an_incompatible_config_is_one_clear_line(tmp_path, capsys):
     common = ["env.benchmark=toy", "env.num_toy_tasks=2", "env.max_episode_steps=10", "optim.batch_size=32",
               "network.num_cells=[16]", "collector.init_random_frames=20", "eval.episodes_per_task=1",
               "progress=false", "threads=1", "device=cpu"]
-    assert mt10_rand.main(mt10_rand.CONFIG, common + ["paco.num_param_sets=3", "collector.total_frames=40",
+    assert train_cli(MT10_CONFIG, common + ["paco.num_param_sets=3", "collector.total_frames=40",
                                                       f"output_dir={run}"]) == 0
     capsys.readouterr()
-    code = mt10_rand.main(mt10_rand.CONFIG, [f"resume={run}", "paco.num_param_sets=4", "collector.total_frames=80"])
+    code = train_cli(MT10_CONFIG, [f"resume={run}", "paco.num_param_sets=4", "collector.total_frames=80"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: checkpoint does not fit this run")
     assert load_checkpoint(run / "checkpoint.pt")["frames"] == 40  # untouched

@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 import torch
 
-import mt10_rand
 from paco_torchrl.training import load_checkpoint
+from paco_torchrl.training.cli import main as train_cli
+from paths import MT10_CONFIG
+from paths import MT10_SCRIPT
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-RECIPE = Path(mt10_rand.__file__)
+RECIPE = MT10_SCRIPT
 TOY = [
     "env.benchmark=toy", "env.num_toy_tasks=2", "env.max_episode_steps=15", "optim.batch_size=32",
     "network.num_cells=[16]", "paco.num_param_sets=2", "collector.init_random_frames=40",
@@ -51,11 +53,11 @@ def test_stopped_and_resumed_run_ends_bit_identical_to_an_uninterrupted_run(tmp_
     logger's running sums and the evaluation env's generator.
     """
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert mt10_rand.main(mt10_rand.CONFIG, TOY + ["collector.total_frames=260", f"output_dir={straight}"]) == 0
-    assert mt10_rand.main(mt10_rand.CONFIG, TOY + ["collector.total_frames=170", f"output_dir={split}"]) == 0
+    assert train_cli(MT10_CONFIG, TOY + ["collector.total_frames=260", f"output_dir={straight}"]) == 0
+    assert train_cli(MT10_CONFIG, TOY + ["collector.total_frames=170", f"output_dir={split}"]) == 0
     first = load_checkpoint(split / "checkpoint.pt")
     assert first["frames"] == 170 and first["replay_dir"] == "replay-000000000170"
-    assert mt10_rand.main(mt10_rand.CONFIG, [f"resume={split}", "collector.total_frames=260"]) == 0
+    assert train_cli(MT10_CONFIG, [f"resume={split}", "collector.total_frames=260"]) == 0
 
     a, b = load_checkpoint(straight / "checkpoint.pt"), load_checkpoint(split / "checkpoint.pt")
     _assert_same_state(a, b)
@@ -71,7 +73,7 @@ def test_stopped_and_resumed_run_ends_bit_identical_to_an_uninterrupted_run(tmp_
 
 def test_replay_is_saved_as_memory_mapped_tensors(tmp_path):
     run = tmp_path / "run"
-    assert mt10_rand.main(mt10_rand.CONFIG, TOY + ["collector.total_frames=100", f"output_dir={run}"]) == 0
+    assert train_cli(MT10_CONFIG, TOY + ["collector.total_frames=100", f"output_dir={run}"]) == 0
     replay = run / "replay-000000000100"
     assert json.loads((replay / "replay.json").read_text()) == {"filled": 50, "cursor": 50, "write_count": 50}
     memmaps = list((replay / "data").rglob("*.memmap"))
@@ -80,7 +82,7 @@ def test_replay_is_saved_as_memory_mapped_tensors(tmp_path):
 
 def test_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
     run = tmp_path / "run"
-    assert mt10_rand.main(mt10_rand.CONFIG, TOY + ["collector.total_frames=100", f"output_dir={run}"]) == 0
+    assert train_cli(MT10_CONFIG, TOY + ["collector.total_frames=100", f"output_dir={run}"]) == 0
     before = (run / "checkpoint.pt").read_bytes()
 
     from paco_torchrl.data import TaskBalancedReplayBuffer
@@ -92,12 +94,12 @@ def test_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monke
 
     monkeypatch.setattr(TaskBalancedReplayBuffer, "dump_state", crash)
     with pytest.raises(KeyboardInterrupt):
-        mt10_rand.main(mt10_rand.CONFIG, [f"resume={run}", "collector.total_frames=300"])
+        train_cli(MT10_CONFIG, [f"resume={run}", "collector.total_frames=300"])
     assert (run / "checkpoint.pt").read_bytes() == before
     assert load_checkpoint(run / "checkpoint.pt")["frames"] == 100 and (run / "replay-000000000100").is_dir()
     monkeypatch.undo()
     # the next resume ignores the half-written copy and cleans it up
-    assert mt10_rand.main(mt10_rand.CONFIG, [f"resume={run}", "collector.total_frames=200"]) == 0
+    assert train_cli(MT10_CONFIG, [f"resume={run}", "collector.total_frames=200"]) == 0
     assert load_checkpoint(run / "checkpoint.pt")["frames"] == 200
     assert sorted(p.name for p in run.iterdir() if "replay" in p.name) == ["replay-000000000200"]
 
@@ -130,7 +132,7 @@ def test_kill_9_leaves_a_loadable_checkpoint_and_resume_loses_at_most_one_interv
     assert state["frames"] % 200 == 0 and state["frames"] >= last_logged - 200
     assert (run / state["replay_dir"]).is_dir()
     target = state["frames"] + 100
-    assert mt10_rand.main(mt10_rand.CONFIG, [f"resume={run}", f"collector.total_frames={target}"]) == 0
+    assert train_cli(MT10_CONFIG, [f"resume={run}", f"collector.total_frames={target}"]) == 0
     resumed = load_checkpoint(run / "checkpoint.pt")
     assert resumed["frames"] == target and resumed["updates"] == state["updates"] + 50
 
@@ -148,7 +150,7 @@ def test_env_failure_writes_a_final_checkpoint_and_ends_with_one_line(tmp_path, 
             yield batch
 
     monkeypatch.setattr(Collector, "__iter__", dying)
-    code = mt10_rand.main(mt10_rand.CONFIG, TOY + ["collector.total_frames=500", f"output_dir={run}"])
+    code = train_cli(MT10_CONFIG, TOY + ["collector.total_frames=500", f"output_dir={run}"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 3 and len(err) == 1
     assert err[0] == ("error: collection failed at frame 60 (RuntimeError: At least one process failed: "
@@ -213,7 +215,7 @@ def test_a_masked_task_leaks_nothing_whatever_its_reward(tmp_path):
     states, counts = {}, {}
     for kind in ("scale", "nan"):
         run = tmp_path / kind
-        assert mt10_rand.main(mt10_rand.CONFIG, FAULT_TOY + [f"fault.kind={kind}", f"output_dir={run}"]) == 0
+        assert train_cli(MT10_CONFIG, FAULT_TOY + [f"fault.kind={kind}", f"output_dir={run}"]) == 0
         states[kind] = load_checkpoint(run / "checkpoint.pt")
         counts[kind] = states[kind]["logger"]["total_counts"]
     _assert_same_state(states["scale"], states["nan"])
@@ -232,7 +234,7 @@ def test_paco_protects_the_other_tasks_from_an_exploding_task(tmp_path):
         "logger.interval_frames=2000", "progress=false", "threads=1", "device=cpu", "seed=0",
         "fault.task=0", "fault.at_frame=5000", f"output_dir={tmp_path}",
     ]
-    assert mt10_rand.main(mt10_rand.CONFIG, cfg_args) == 0
+    assert train_cli(MT10_CONFIG, cfg_args) == 0
     success = json.loads((tmp_path / "results.json").read_text())["per_task_success"]
     others = [v for k, v in success.items() if k != "rotate-0"]
     assert sum(others) / 3 >= 0.9 and min(others) >= 0.7, success

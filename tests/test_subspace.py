@@ -8,12 +8,13 @@ import pytest
 import torch
 from tensordict import TensorDict
 
-import subspace_k2
 from paco_torchrl.analysis.__main__ import main as analysis_main
 from paco_torchrl.analysis.pca import load_task_weights
 from paco_torchrl.analysis.subspace import policy_w, unit_angles
 from paco_torchrl.modules import find_task_weights, make_paco_actor
 from paco_torchrl.training import load_config
+from paco_torchrl.experiments import subspace as subspace_k2
+from paths import SUBSPACE_CONFIG
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -47,7 +48,7 @@ def test_unit_angles_rejects_k3():
 
 def test_subspace_recipe_on_a_tiny_toy_run(tmp_path):
     run = tmp_path / "k2"
-    cfg = load_config(subspace_k2.CONFIG, [
+    cfg = load_config(SUBSPACE_CONFIG, [
         "env.benchmark=toy", "env.tasks=null", "env.num_toy_tasks=3", "env.max_episode_steps=10",
         "network.num_cells=[16]", "collector.total_frames=240", "collector.init_random_frames=60",
         "optim.batch_size=30", "eval.interval_frames=1000", "eval.episodes_per_task=1",

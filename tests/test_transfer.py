@@ -6,8 +6,6 @@ import json
 import pytest
 import torch
 
-import mt10_rand
-import transfer
 from paco_torchrl.envs.toy import MultiTaskPointEnv
 from paco_torchrl.training import ConfigError, load_checkpoint, load_config, make_agent, make_env, task_names
 from paco_torchrl.training.transfer import (
@@ -17,6 +15,9 @@ from paco_torchrl.training.transfer import (
     parameter_set_state,
     same_parameter_set,
 )
+from paco_torchrl.experiments import transfer
+from paco_torchrl.training import train
+from paths import MT10_CONFIG
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -30,7 +31,7 @@ TRAINED = ["env.tasks=[rotate-0,rotate-90,rotate-270]", "optim.batch_size=48", "
 @pytest.fixture(scope="module")
 def source_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("source")
-    mt10_rand.train(load_config(mt10_rand.CONFIG, TINY + TRAINED + [f"output_dir={run}"]))
+    train(load_config(MT10_CONFIG, TINY + TRAINED + [f"output_dir={run}"]))
     return run
 
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-import mt10_rand
 from paco_torchrl.analysis.video import FrameSink, probe_rendering, tile_clips, write_animation
 from paco_torchrl.training import load_config, make_agent, save_checkpoint, training_state
+from paths import MT10_CONFIG
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -47,7 +47,7 @@ def test_video_command_records_real_frames(tmp_path, backend):
     from paco_torchrl.analysis.video import metaworld_specs
 
     run = tmp_path / "run"
-    cfg = load_config(mt10_rand.CONFIG, ["env.tasks=[reach-v3,push-v3]", "network.num_cells=[16]",
+    cfg = load_config(MT10_CONFIG, ["env.tasks=[reach-v3,push-v3]", "network.num_cells=[16]",
                                          "device=cpu", "threads=1", f"output_dir={run}"])
     run.mkdir()
     (run / "config.yaml").write_text(OmegaConf.to_yaml(cfg))

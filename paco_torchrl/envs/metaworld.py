@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import gymnasium as gym
 import numpy as np
@@ -57,7 +57,8 @@ MT50_TASKS: tuple[str, ...] = (
     "window-close-v3",
 )  # fmt: skip
 _BENCHMARKS: dict[str, tuple[str, ...]] = {"MT10": MT10_TASKS, "MT50": MT50_TASKS}
-_BACKENDS = ("auto", "gym_vector", "serial", "parallel")
+Backend = Literal["auto", "gym_vector", "serial", "parallel"]  # the config's env.backend choices
+BACKENDS: tuple[str, ...] = get_args(Backend)
 _SUFFIX = "-v3"
 OBS_DIM = 39
 ACTION_DIM = 4
@@ -408,8 +409,8 @@ def make_metaworld_env(
         )
     if not _is_int(envs_per_task) or envs_per_task < 1:
         raise ValueError(f"envs_per_task must be an int >= 1, got {envs_per_task!r}")
-    if backend not in _BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(_BACKENDS)}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
     if reward_function_version not in ("v1", "v2"):
         raise ValueError(f"reward_function_version must be 'v1' or 'v2', got {reward_function_version!r}")
     if backend == "auto":

@@ -12,15 +12,19 @@ from paco_torchrl.modules.actor_critic import (
     make_paco_qvalue,
     make_task_mlp,
 )
+from paco_torchrl.modules.deterministic import TanhPolicyNet, deterministic_twin, make_paco_deterministic_actor
 
 __all__ = [
     "SCOPES",
     "as_action_spec",
     "GaussianPolicyNet",
     "QValueNet",
+    "TanhPolicyNet",
+    "deterministic_twin",
     "find_task_weights",
     "make_paco_actor",
     "make_paco_actor_critic",
+    "make_paco_deterministic_actor",
     "make_paco_qvalue",
     "make_task_mlp",
 ]

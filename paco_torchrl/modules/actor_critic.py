@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 import torch
 from tensordict.nn import TensorDictModule
@@ -13,7 +14,8 @@ from torchrl.modules import ProbabilisticActor, TanhNormal, ValueOperator
 from paco_torchrl.nn import CompositionalMLP, OneHotTaskMLP, TaskWeights
 from paco_torchrl.nn.init import init_task_mlp_
 
-SCOPES = ("all", "actor", "output")
+Scope = Literal["all", "actor", "output"]  # the config's paco.scope choices
+SCOPES: tuple[str, ...] = get_args(Scope)
 
 
 class GaussianPolicyNet(nn.Module):

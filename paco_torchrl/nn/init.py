@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
 from paco_torchrl.nn.compositional import CompositionalLinear
 
-INIT_SCHEMES = ("original", "torch")
+InitScheme = Literal["original", "torch"]  # the config's network.init choices
+INIT_SCHEMES: tuple[str, ...] = get_args(InitScheme)
 ROLES = ("actor", "critic")
 # std of a standard normal truncated at ±2, as ALF (and TF) correct for it
 _TRUNCATED_NORMAL_STD = 0.87962566103423978

@@ -1,10 +1,14 @@
 """Compositional vectors ``W`` (one row ``w_τ`` per task), Eqn (2) of the PaCo paper."""
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 from torch import nn
 
-_INITS = ("normal", "one_hot", "uniform")
+WInit = Literal["normal", "one_hot", "uniform"]  # the config's paco.w_init choices
+W_INIT_SCHEMES: tuple[str, ...] = get_args(WInit)
+_INITS = W_INIT_SCHEMES
 
 
 class TaskWeights(nn.Module):

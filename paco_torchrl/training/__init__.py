@@ -1,4 +1,4 @@
-"""Training parts: config, builders, evaluation protocol, checkpoints, run directories, logging."""
+"""Training: the loop :func:`train`, its config, builders, evaluation protocol, checkpoints, run directories, logging."""
 from __future__ import annotations
 
 from paco_torchrl.training.builders import (
@@ -25,12 +25,14 @@ from paco_torchrl.training.config import ConfigError, RunConfig, load_config, ta
 from paco_torchrl.training.evaluate import evaluate
 from paco_torchrl.training.metrics import MetricsLogger, truncate_csv_logs
 from paco_torchrl.training.run_dir import CHECKPOINT_NAME, prepare_run_dir, seed_everything, write_results
+from paco_torchrl.training.loop import EnvFailure, train
 
 __all__ = [
     "CHECKPOINT_NAME",
     "CheckpointError",
     "EVAL_SEED_OFFSET",
     "ConfigError",
+    "EnvFailure",
     "MetricsLogger",
     "RewardFault",
     "RunConfig",
@@ -51,6 +53,7 @@ __all__ = [
     "seed_everything",
     "task_names",
     "torch_threads",
+    "train",
     "training_state",
     "truncate_csv_logs",
     "validate_config",

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from torchrl.collectors import AsyncCollector, BaseCollector, Collector
 from torchrl.envs import EnvBase
 
-from paco_torchrl.baselines import ALGOS
+from paco_torchrl.algos import ALGOS
 from paco_torchrl.data import TaskBalancedReplayBuffer
 from paco_torchrl.objectives import PaCoUpdateStep, WReset, make_paco_optimizer
 from paco_torchrl.training.config import task_names

@@ -1,180 +1,174 @@
-"""Run configuration: a typed schema (defaults = original PaCo on MT10-rand), YAML + ``key=value`` overrides.
+"""Run configuration: a typed, documented schema (defaults = original PaCo on MT10-rand), YAML + ``key=value`` overrides.
 
 Every value is checked by :func:`validate_config` before any environment starts,
 with a one-line error naming the key and what is allowed.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from omegaconf import DictConfig, OmegaConf
 
-DEVICES = ("auto", "cpu", "cuda")
-BACKENDS = ("auto", "gym_vector", "serial", "parallel")
-BENCHMARKS = ("MT10", "MT50", "toy")
-LOGGERS = ("csv", "tensorboard")
-LOSSES = ("sac", "td3", "redq", "crossq")  # see paco_torchrl/training/losses.py
-FAULT_KINDS = ("scale", "nan", "inf")
-INITS = ("original", "torch")  # see paco_torchrl/nn/init.py
-EVAL_GOALS = ("train", "held_out")
+from paco_torchrl.algos import ALGOS, algo_sections, validate_algo_sections
+from paco_torchrl.algos.schema import ConfigError, check, check_choices, option
+from paco_torchrl.envs.metaworld import BACKENDS
+from paco_torchrl.envs.tasks import env_task_names
+from paco_torchrl.nn.init import INIT_SCHEMES
+from paco_torchrl.objectives.sac import ACTOR_LOSS_FORMS, LOSS_FUNCTIONS
+
+Device = Literal["auto", "cpu", "cuda"]
+DEVICES: tuple[str, ...] = get_args(Device)
+Benchmark = Literal["MT10", "MT50", "toy"]
+BENCHMARKS: tuple[str, ...] = get_args(Benchmark)
+RewardVersion = Literal["v1", "v2"]
+REWARD_VERSIONS: tuple[str, ...] = get_args(RewardVersion)
+Logger = Literal["csv", "tensorboard"]
+LOGGERS: tuple[str, ...] = get_args(Logger)
+Loss = Literal["sac", "td3", "redq", "crossq"]  # see paco_torchrl/training/losses.py
+LOSSES: tuple[str, ...] = get_args(Loss)
+FaultKind = Literal["scale", "nan", "inf"]
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+EvalGoals = Literal["train", "held_out"]
+EVAL_GOALS: tuple[str, ...] = get_args(EvalGoals)
+CompileMode = Literal[None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+COMPILE_MODES: tuple = get_args(CompileMode)
+INITS = INIT_SCHEMES  # see paco_torchrl/nn/init.py
 
 
 @dataclass
 class EnvConfig:
-    benchmark: str = "MT10"
-    tasks: Any = None  # list of task names; None = every task of the benchmark
-    max_episode_steps: int = 150
-    reward_function_version: str = "v2"
-    envs_per_task: int = 1
-    backend: str = "auto"
-    num_toy_tasks: int = 4  # benchmark=toy only (env.tasks may select some of them: [rotate-0, ...])
-    goal_set_seed: Any = 0  # metaworld.MT10(goal_set_seed): the 50 goals per task; 0 as in the original, None = seed
+    """The ``env`` section: benchmark, tasks, episode length and the vector-env backend."""
+
+    benchmark: str = option("MT10", "MT10 | MT50 | toy (the fast pure-torch multi-task env)", BENCHMARKS)
+    tasks: Any = option(None, "list of task names; null = every task of the benchmark")
+    max_episode_steps: int = option(150, "time-out (bootstrapped, not terminal), at most 500")
+    reward_function_version: str = option("v2", "Meta-World reward version", REWARD_VERSIONS)
+    envs_per_task: int = option(1, "parallel envs per task")
+    backend: str = option("auto", "vector env: auto | gym_vector | serial | parallel", BACKENDS)
+    num_toy_tasks: int = option(4, "benchmark=toy only (env.tasks may select some: [rotate-0, ...])")
+    goal_set_seed: Any = option(0, "metaworld.MT10(goal_set_seed): the 50 goals per task; 0 (original), null = seed")
 
 
 @dataclass
 class CollectorConfig:
-    total_frames: int = 20_000_000
-    init_random_frames: int = 15_000  # frames collected before the first update
-    init_random_actions: bool = False  # False: the initial policy acts during them (original); True: uniform
-    updates_per_step: int = 1  # gradient updates per vector-env step
-    async_collection: bool = False  # collect in a separate process, concurrently with the updates
-    steps_per_batch: int = 1  # vector-env steps per collector batch (the update-to-data ratio is kept)
+    """The ``collector`` section: frames, warm-up and the update-to-data ratio."""
+
+    total_frames: int = option(20_000_000, "frames to collect in all (2M per task on MT10)")
+    init_random_frames: int = option(15_000, "frames collected before the first update")
+    init_random_actions: bool = option(False, "uniform actions during warm-up (false: the initial policy, original)")
+    updates_per_step: int = option(1, "gradient updates per vector-env step")
+    async_collection: bool = option(False, "collect in a separate process, concurrently with the updates")
+    steps_per_batch: int = option(1, "vector-env steps per collector batch (the update-to-data ratio is kept)")
 
 
 @dataclass
 class OptimConfig:
-    batch_size: int = 1280
-    lr: float = 3e-4
-    alpha_lr: float = 1e-4
-    w_lr: float = 3e-4
-    eps: float = 1e-7
-    gamma: float = 0.99
-    tau: float = 0.005
+    """The ``optim`` section: batch, learning rates, Adam, discount and target update."""
+
+    batch_size: int = option(1280, "transitions per update, balanced over tasks (divisible by T)")
+    lr: float = option(3e-4, "learning rate of Φ (actor and critics)")
+    alpha_lr: float = option(1e-4, "learning rate of the per-task temperatures")
+    w_lr: float = option(3e-4, "learning rate of the compositional vectors W")
+    eps: float = option(1e-7, "Adam epsilon")
+    gamma: float = option(0.99, "discount")
+    tau: float = option(0.005, "target networks' soft-update rate")
 
 
 @dataclass
 class ReplayConfig:
-    capacity_per_env: int = 1_000_000
-    device: str = "auto"  # auto = the training device
-    prefetch: int = 0  # batches sampled ahead in a thread (0: on demand, reproducible)
+    """The ``replay`` section: per-task balanced replay."""
+
+    capacity_per_env: int = option(1_000_000, "transitions kept per env")
+    device: str = option("auto", "storage device; auto = the training device", DEVICES)
+    prefetch: int = option(0, "batches sampled ahead in a thread (0: on demand, reproducible)")
 
 
 @dataclass
 class NetworkConfig:
-    num_cells: list = field(default_factory=lambda: [400, 400, 400])
-    init: str = "original"  # original (PaCo/ALF: xavier/fan-in hidden, small heads, zero biases) | torch
-    log_std_min: float = -10.0
-    log_std_max: float = 2.0
+    """The ``network`` section: hidden sizes, init scheme and the policy's log-std clamp."""
+
+    num_cells: list = option([400, 400, 400], "hidden layer sizes (actor and critics)")
+    init: str = option("original", "original (PaCo/ALF: xavier/fan-in hidden, small heads, zero biases) | torch",
+                       INIT_SCHEMES)
+    log_std_min: float = option(-10.0, "lower clamp of the policy's log-std")
+    log_std_max: float = option(2.0, "upper clamp of the policy's log-std")
 
 
 @dataclass
 class SACConfig:
-    alpha_init: float = 1.0
-    min_alpha: float = 4.5399929762484854e-05  # e^-10
-    max_alpha: float = 1.0
-    target_entropy: Any = None  # None = dim(A)·ln(0.2) = -6.44 on Meta-World
-    actor_loss_form: str = "dqda"
-    loss_function: str = "l2"
+    """The ``sac`` section: per-task temperatures and the SAC loss form."""
+
+    alpha_init: float = option(1.0, "initial α of every task (log α = 0)")
+    min_alpha: float = option(4.5399929762484854e-05, "lower bound of α (e^-10)")
+    max_alpha: float = option(1.0, "upper bound of α")
+    target_entropy: Any = option(None, "null = dim(A)·ln(0.2) = -6.44 on Meta-World")
+    actor_loss_form: str = option("dqda", "dqda (the original's gradient form) | q (-Q + α log π)", ACTOR_LOSS_FORMS)
+    loss_function: str = option("l2", "critic TD loss", LOSS_FUNCTIONS)
 
 
 @dataclass
 class LossWeightsConfig:
     """Weights of the per-task losses in ``J_τ`` (compared with ε and backpropagated)."""
 
-    actor: float = 1.0
-    qvalue: float = 0.5  # the original's length-2 sequences: the 2nd step has no TD loss
-    alpha: float = 1.0
-
-
-@dataclass
-class PaCoConfig:
-    num_param_sets: int = 5
-    loss_threshold: float = 3000.0
-    loss_maskout: bool = True
-    w_reset: bool = True
-    w_reset_beta: str = "uniform_l1"  # the original code; "simplex" = Eqn 3 read literally
-    reset_optimizer_state: bool = False
-    w_init: str = "normal"
-    identical_init: bool = True
-    normalize_w: bool = False
-    scope: str = "all"
-    share_w: bool = True
-
-
-@dataclass
-class SoftModulesConfig:  # algo=soft_modules; reference code's MT10 config (modular_2_2_2_256)
-    num_layers: int = 2
-    num_modules: int = 2
-    module_hidden: int = 256
-    num_gating_layers: int = 2
-    gating_hidden: int = 256
-    temp_reweight: bool = True  # task losses weighted by T·softmax(-log α) (reference "temp_reweight")
-
-
-@dataclass
-class CAREConfig:  # algo=care; mtrl's CARE settings
-    num_encoders: int = 4
-    encoder_hidden: int = 50
-    encoder_layers: int = 2
-    feature_dim: int = 50
-    context_hidden: int = 50
-    context_layers: int = 2
-    context_dim: int = 50
-    temperature: float = 1.0
-    embeddings: Any = None  # path to a task-embedding file; None = the packaged all-MiniLM-L6-v2 file
-
-
-@dataclass
-class MOOREConfig:  # algo=moore; the MOORE paper: 4 experts on MT10, 6 on MT50
-    num_experts: int = 4
+    actor: float = option(1.0, "weight of the actor loss in J_τ")
+    qvalue: float = option(0.5, "weight of the critic loss (the original's length-2 sequences: ½)")
+    alpha: float = option(1.0, "weight of the temperature loss")
 
 
 @dataclass
 class EvalConfig:
-    interval_frames: int = 500_000
-    episodes_per_task: int = 10
-    goals: str = "train"  # train: new goals from the training goal set (paper, original) | held_out: another set
+    """The ``eval`` section: the evaluation protocol."""
+
+    interval_frames: int = option(500_000, "frames between evaluations")
+    episodes_per_task: int = option(10, "deterministic episodes per task, success at any step")
+    goals: str = option("train", "train: new goals from the training goal set (paper) | held_out: another set",
+                        EVAL_GOALS)
 
 
 @dataclass
 class CheckpointConfig:
-    interval_frames: int = 1_000_000
-    replay: bool = True  # save the replay buffer (memory-mapped) with each checkpoint: exact resume
+    """The ``checkpoint`` section."""
+
+    interval_frames: int = option(1_000_000, "frames between checkpoints")
+    replay: bool = option(True, "save the replay buffer (memory-mapped) with each checkpoint: exact resume")
 
 
 @dataclass
 class FaultConfig:
     """Fault injection (off by default): one task's reward explodes from ``at_frame`` on."""
 
-    task: Any = None  # task name (or index) whose reward goes bad; None = no fault
-    at_frame: int = 0
-    kind: str = "scale"  # scale (reward × scale) | nan | inf
-    scale: float = 1e6
+    task: Any = option(None, "task name (or index) whose reward goes bad; null = no fault")
+    at_frame: int = option(0, "first frame of the fault")
+    kind: str = option("scale", "scale (reward × scale) | nan | inf", FAULT_KINDS)
+    scale: float = option(1e6, "reward factor of kind=scale")
 
 
 @dataclass
 class LoggerConfig:
-    backend: str = "csv"
-    interval_frames: int = 10_000
+    """The ``logger`` section."""
+
+    backend: str = option("csv", "csv | tensorboard", LOGGERS)
+    interval_frames: int = option(10_000, "frames between log rows")
 
 
 @dataclass
-class RunConfig:
-    seed: int = 0
-    device: str = "auto"
-    threads: Any = None  # torch CPU threads; None = cores not used by env workers
-    output_dir: Any = None  # None = runs/<benchmark>-<algo>-seed<seed>-<time>
-    resume: Any = None
-    algo: str = "paco"
-    loss: str = "sac"  # sac (MultiTaskSACLoss) | td3 | redq | crossq (TorchRL losses, per task)
-    progress: bool = True
-    compile: bool = False  # torch.compile the Algorithm-1 update
-    compile_mode: Any = None  # torch.compile mode (None = its default)
-    cudagraphs: bool = False  # capture the update in a CUDA graph (CUDA only)
+class _RunConfigCore:
+    seed: int = option(0, "seed of everything (envs, networks, replay, goals)")
+    device: str = option("auto", "auto = cuda when available", DEVICES)
+    threads: Any = option(None, "torch CPU threads; null = cores not used by env workers")
+    output_dir: Any = option(None, "run directory; null = runs/<benchmark>-<algo>-seed<seed>-<time>")
+    resume: Any = option(None, "run directory to continue from its checkpoint")
+    algo: str = option("paco", "the method: " + " | ".join(ALGOS), tuple(ALGOS))
+    loss: str = option("sac", "sac (MultiTaskSACLoss) | td3 | redq | crossq (TorchRL losses, per task)", LOSSES)
+    progress: bool = option(True, "progress bar")
+    compile: bool = option(False, "torch.compile the Algorithm-1 update")
+    compile_mode: Any = option(None, "torch.compile mode (null = its default)", COMPILE_MODES)
+    cudagraphs: bool = option(False, "capture the update in a CUDA graph (CUDA only)")
     env: EnvConfig = field(default_factory=EnvConfig)
     collector: CollectorConfig = field(default_factory=CollectorConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -182,18 +176,28 @@ class RunConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     sac: SACConfig = field(default_factory=SACConfig)
     loss_weights: LossWeightsConfig = field(default_factory=LossWeightsConfig)
-    paco: PaCoConfig = field(default_factory=PaCoConfig)
-    soft_modules: SoftModulesConfig = field(default_factory=SoftModulesConfig)
-    care: CAREConfig = field(default_factory=CAREConfig)
-    moore: MOOREConfig = field(default_factory=MOOREConfig)
+
+
+@dataclass
+class _RunConfigTail:
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     fault: FaultConfig = field(default_factory=FaultConfig)
 
 
-class ConfigError(ValueError):
-    """A bad configuration value (the message names the key)."""
+# The run config: the core sections, then every algo's own section (paco, soft_modules, care, moore,
+# from the registry), then evaluation, checkpoints, logging and faults.
+RunConfig = dataclasses.make_dataclass(
+    "RunConfig",
+    [
+        *((f.name, f.type, f) for f in dataclasses.fields(_RunConfigCore)),
+        *((name, section, field(default_factory=section)) for name, section in algo_sections().items()),
+        *((f.name, f.type, f) for f in dataclasses.fields(_RunConfigTail)),
+    ],
+)
+RunConfig.__module__ = __name__  # the string annotations resolve here
+RunConfig.__doc__ = "A run's configuration (defaults: the original PaCo on MT10-rand); see ``--help``."
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> DictConfig:
@@ -212,9 +216,17 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
     except ConfigError:
         raise
-    except Exception as err:  # omegaconf's errors are multi-line: keep the first line
-        raise ConfigError(str(err).splitlines()[0]) from None
+    except Exception as err:  # omegaconf's errors are multi-line and may lack the key: one line, key first
+        raise ConfigError(_one_line(err)) from None
     return cfg
+
+
+def _one_line(err: Exception) -> str:
+    """``"<key>: <first line of omegaconf's message>"`` (the key where omegaconf knows it)."""
+    lines = str(err).splitlines()
+    message = lines[0] if lines else type(err).__name__
+    key = getattr(err, "full_key", None)
+    return f"{key}: {message}" if key else message
 
 
 def split_overrides(argv: list[str], own: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -244,30 +256,32 @@ def _config_chain(path: Path) -> list[DictConfig]:
     return (_config_chain(path.parent / parent) if parent else []) + [layer]
 
 
-def _check(ok: bool, key: str, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}: {message}")
+def _check_schema_choices(cfg: DictConfig, schema: type = None, prefix: str = "") -> None:
+    """Every field declared with ``choices`` in the schema, section by section (in schema order)."""
+    schema = RunConfig if schema is None else schema
+    check_choices(cfg, schema, prefix)
+    for f in dataclasses.fields(schema):
+        if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(section := f.default_factory()):
+            check_choices(cfg[f.name], type(section), f"{prefix}{f.name}.")
 
 
 def validate_config(cfg: DictConfig) -> None:
-    """Checks every value; raises :class:`ConfigError` naming the first bad key."""
-    from paco_torchrl.baselines import ALGOS
+    """Checks every value; raises :class:`ConfigError` naming the first bad key.
 
-    _check(cfg.device in DEVICES, "device", f"must be one of {DEVICES}, got {cfg.device!r}")
+    Choice keys are checked against the schema's choices (:func:`~paco_torchrl.algos.schema.option`);
+    each algo's section by its own validation (:func:`~paco_torchrl.algos.validate_algo_sections`).
+    """
+    _check_schema_choices(cfg)
     if cfg.device == "cuda":
         import torch
 
-        _check(torch.cuda.is_available(), "device", "cuda requested but torch.cuda.is_available() is False")
-    _check(cfg.algo in ALGOS, "algo", f"must be one of {tuple(ALGOS)}, got {cfg.algo!r}")
-    _check(cfg.loss in LOSSES, "loss", f"must be one of {LOSSES}, got {cfg.loss!r}")
-    _check(cfg.threads is None or int(cfg.threads) >= 1, "threads", f"must be >= 1, got {cfg.threads}")
-    modes = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-    _check(cfg.compile_mode in modes, "compile_mode", f"must be one of {modes}, got {cfg.compile_mode!r}")
+        check(torch.cuda.is_available(), "device", "cuda requested but torch.cuda.is_available() is False")
+    check(cfg.threads is None or int(cfg.threads) >= 1, "threads", f"must be >= 1, got {cfg.threads}")
     if cfg.compile or cfg.cudagraphs:
         key = "compile" if cfg.compile else "cudagraphs"
-        _check(cfg.loss == "sac", key, f"is implemented for loss=sac (MultiTaskSACLoss) only, got loss={cfg.loss!r}")
-        _check(
-            cfg.algo not in ALGOS or ALGOS[cfg.algo].make_update is None,
+        check(cfg.loss == "sac", key, f"is implemented for loss=sac (MultiTaskSACLoss) only, got loss={cfg.loss!r}")
+        check(
+            ALGOS[cfg.algo].make_update is None,
             key,
             f"is implemented for PaCo's update step; algo={cfg.algo} has its own",
         )
@@ -275,127 +289,73 @@ def validate_config(cfg: DictConfig) -> None:
         import torch
 
         on_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
-        _check(on_cuda, "cudagraphs", f"needs a CUDA device, but device={cfg.device!r} runs on the CPU")
+        check(on_cuda, "cudagraphs", f"needs a CUDA device, but device={cfg.device!r} runs on the CPU")
     env = cfg.env
-    _check(env.benchmark in BENCHMARKS, "env.benchmark", f"must be one of {BENCHMARKS}, got {env.benchmark!r}")
-    _check(env.backend in BACKENDS, "env.backend", f"must be one of {BACKENDS}, got {env.backend!r}")
-    _check(1 <= env.max_episode_steps <= 500, "env.max_episode_steps", f"must be in [1, 500], got {env.max_episode_steps}")
-    _check(env.envs_per_task >= 1, "env.envs_per_task", f"must be >= 1, got {env.envs_per_task}")
-    _check(env.reward_function_version in ("v1", "v2"), "env.reward_function_version", "must be 'v1' or 'v2'")
-    _check(env.num_toy_tasks >= 1, "env.num_toy_tasks", f"must be >= 1, got {env.num_toy_tasks}")
-    _check(
+    check(1 <= env.max_episode_steps <= 500, "env.max_episode_steps", f"must be in [1, 500], got {env.max_episode_steps}")
+    check(env.envs_per_task >= 1, "env.envs_per_task", f"must be >= 1, got {env.envs_per_task}")
+    check(env.num_toy_tasks >= 1, "env.num_toy_tasks", f"must be >= 1, got {env.num_toy_tasks}")
+    check(
         env.goal_set_seed is None or (isinstance(env.goal_set_seed, int) and env.goal_set_seed >= 0),
         "env.goal_set_seed",
         f"must be a non-negative int or null (= seed), got {env.goal_set_seed!r}",
     )
     num_tasks = len(task_names(cfg))
     col = cfg.collector
-    _check(col.total_frames > 0, "collector.total_frames", f"must be > 0, got {col.total_frames}")
-    _check(col.init_random_frames >= 0, "collector.init_random_frames", f"must be >= 0, got {col.init_random_frames}")
-    _check(col.updates_per_step >= 1, "collector.updates_per_step", f"must be >= 1, got {col.updates_per_step}")
-    _check(col.steps_per_batch >= 1, "collector.steps_per_batch", f"must be >= 1, got {col.steps_per_batch}")
+    check(col.total_frames > 0, "collector.total_frames", f"must be > 0, got {col.total_frames}")
+    check(col.init_random_frames >= 0, "collector.init_random_frames", f"must be >= 0, got {col.init_random_frames}")
+    check(col.updates_per_step >= 1, "collector.updates_per_step", f"must be >= 1, got {col.updates_per_step}")
+    check(col.steps_per_batch >= 1, "collector.steps_per_batch", f"must be >= 1, got {col.steps_per_batch}")
     opt = cfg.optim
-    _check(opt.batch_size > 0, "optim.batch_size", f"must be > 0, got {opt.batch_size}")
-    _check(
+    check(opt.batch_size > 0, "optim.batch_size", f"must be > 0, got {opt.batch_size}")
+    check(
         opt.batch_size % num_tasks == 0,
         "optim.batch_size",
         f"must be divisible by the number of tasks ({num_tasks}) for balanced sampling, got {opt.batch_size}",
     )
     for key in ("lr", "alpha_lr", "w_lr", "eps"):
-        _check(opt[key] > 0, f"optim.{key}", f"must be > 0, got {opt[key]}")
-    _check(0 < opt.gamma <= 1, "optim.gamma", f"must be in (0, 1], got {opt.gamma}")
-    _check(0 < opt.tau <= 1, "optim.tau", f"must be in (0, 1], got {opt.tau}")
-    _check(cfg.replay.capacity_per_env >= 1, "replay.capacity_per_env", "must be >= 1")
-    _check(cfg.replay.prefetch >= 0, "replay.prefetch", f"must be >= 0, got {cfg.replay.prefetch}")
-    _check(cfg.replay.device in DEVICES, "replay.device", f"must be one of {DEVICES}, got {cfg.replay.device!r}")
-    _check(
+        check(opt[key] > 0, f"optim.{key}", f"must be > 0, got {opt[key]}")
+    check(0 < opt.gamma <= 1, "optim.gamma", f"must be in (0, 1], got {opt.gamma}")
+    check(0 < opt.tau <= 1, "optim.tau", f"must be in (0, 1], got {opt.tau}")
+    check(cfg.replay.capacity_per_env >= 1, "replay.capacity_per_env", "must be >= 1")
+    check(cfg.replay.prefetch >= 0, "replay.prefetch", f"must be >= 0, got {cfg.replay.prefetch}")
+    check(
         len(cfg.network.num_cells) >= 1 and all(int(c) >= 1 for c in cfg.network.num_cells),
         "network.num_cells",
         "must be a non-empty list of positive sizes",
     )
-    _check(cfg.network.init in INITS, "network.init", f"must be one of {INITS}, got {cfg.network.init!r}")
     for key, value in cfg.loss_weights.items():
-        _check(math.isfinite(value) and value >= 0, f"loss_weights.{key}", f"must be finite and >= 0, got {value}")
+        check(math.isfinite(value) and value >= 0, f"loss_weights.{key}", f"must be finite and >= 0, got {value}")
     sac = cfg.sac
-    _check(sac.alpha_init > 0, "sac.alpha_init", f"must be > 0, got {sac.alpha_init}")
-    _check(0 < sac.min_alpha <= sac.max_alpha, "sac.min_alpha", "must satisfy 0 < min_alpha <= max_alpha")
-    _check(sac.actor_loss_form in ("dqda", "q"), "sac.actor_loss_form", "must be 'dqda' or 'q'")
-    _check(sac.loss_function in ("l2", "l1", "smooth_l1"), "sac.loss_function", "must be l2, l1 or smooth_l1")
-    p = cfg.paco
-    _check(p.num_param_sets >= 1, "paco.num_param_sets", f"must be >= 1, got {p.num_param_sets}")
-    _check(p.loss_threshold > 0, "paco.loss_threshold", f"must be > 0, got {p.loss_threshold}")
-    _check(p.w_reset_beta in ("simplex", "uniform_l1"), "paco.w_reset_beta", "must be 'simplex' or 'uniform_l1'")
-    _check(p.w_init in ("normal", "one_hot", "uniform"), "paco.w_init", "must be normal, one_hot or uniform")
-    _check(
-        p.w_init != "one_hot" or p.num_param_sets == num_tasks,
-        "paco.w_init",
-        f"one_hot needs paco.num_param_sets == number of tasks ({num_tasks}), got {p.num_param_sets}",
-    )
-    _check(p.scope in ("all", "actor", "output"), "paco.scope", f"must be all, actor or output, got {p.scope!r}")
-    _validate_baselines(cfg)
-    _check(cfg.eval.interval_frames > 0, "eval.interval_frames", f"must be > 0, got {cfg.eval.interval_frames}")
-    _check(cfg.eval.episodes_per_task >= 1, "eval.episodes_per_task", "must be >= 1")
-    _check(cfg.eval.goals in EVAL_GOALS, "eval.goals", f"must be one of {EVAL_GOALS}, got {cfg.eval.goals!r}")
-    _check(cfg.checkpoint.interval_frames > 0, "checkpoint.interval_frames", "must be > 0")
-    _check(cfg.logger.backend in LOGGERS, "logger.backend", f"must be one of {LOGGERS}, got {cfg.logger.backend!r}")
-    _check(cfg.logger.interval_frames > 0, "logger.interval_frames", "must be > 0")
+    check(sac.alpha_init > 0, "sac.alpha_init", f"must be > 0, got {sac.alpha_init}")
+    check(0 < sac.min_alpha <= sac.max_alpha, "sac.min_alpha", "must satisfy 0 < min_alpha <= max_alpha")
+    algo = ALGOS[cfg.algo]
+    check(algo.losses is None or cfg.loss in algo.losses, "loss",
+          f"algo={cfg.algo} supports loss in {algo.losses}, got {cfg.loss!r}")
+    validate_algo_sections(cfg, num_tasks)
+    check(cfg.eval.interval_frames > 0, "eval.interval_frames", f"must be > 0, got {cfg.eval.interval_frames}")
+    check(cfg.eval.episodes_per_task >= 1, "eval.episodes_per_task", "must be >= 1")
+    check(cfg.checkpoint.interval_frames > 0, "checkpoint.interval_frames", "must be > 0")
+    check(cfg.logger.interval_frames > 0, "logger.interval_frames", "must be > 0")
     if cfg.resume is not None:
-        _check(Path(cfg.resume).is_dir(), "resume", f"no run directory at {cfg.resume!r}")
-        _check(
+        check(Path(cfg.resume).is_dir(), "resume", f"no run directory at {cfg.resume!r}")
+        check(
             (Path(cfg.resume) / "checkpoint.pt").is_file(), "resume", f"no checkpoint.pt in {cfg.resume!r} to resume from"
         )
     fault = cfg.fault
     if fault.task is not None:
         names = task_names(cfg)
-        _check(
+        check(
             fault.task in names or (isinstance(fault.task, int) and 0 <= fault.task < len(names)),
             "fault.task",
             f"must be one of the run's tasks {names} or an index below {len(names)}, got {fault.task!r}",
         )
-        _check(fault.kind in FAULT_KINDS, "fault.kind", f"must be one of {FAULT_KINDS}, got {fault.kind!r}")
-        _check(fault.at_frame >= 0, "fault.at_frame", f"must be >= 0, got {fault.at_frame}")
-        _check(math.isfinite(fault.scale), "fault.scale", f"must be finite, got {fault.scale}")
-
-
-def _validate_baselines(cfg: DictConfig) -> None:
-    """The ``soft_modules``, ``care`` and ``moore`` sections, and the losses an algo supports."""
-    from paco_torchrl.baselines import ALGOS
-
-    algo = ALGOS[cfg.algo]
-    _check(algo.losses is None or cfg.loss in algo.losses, "loss",
-           f"algo={cfg.algo} supports loss in {algo.losses}, got {cfg.loss!r}")
-    sm = cfg.soft_modules
-    _check(sm.num_layers >= 2, "soft_modules.num_layers", f"must be >= 2, got {sm.num_layers}")
-    for key in ("num_modules", "module_hidden", "gating_hidden"):
-        _check(sm[key] >= 1, f"soft_modules.{key}", f"must be >= 1, got {sm[key]}")
-    _check(sm.num_gating_layers >= 0, "soft_modules.num_gating_layers", f"must be >= 0, got {sm.num_gating_layers}")
-    care = cfg.care
-    for key in ("num_encoders", "encoder_hidden", "encoder_layers", "feature_dim", "context_hidden",
-                "context_layers", "context_dim"):
-        _check(care[key] >= 1, f"care.{key}", f"must be >= 1, got {care[key]}")
-    _check(care.temperature > 0, "care.temperature", f"must be > 0, got {care.temperature}")
-    _check(care.embeddings is None or Path(care.embeddings).is_file(), "care.embeddings",
-           f"no file at {care.embeddings!r}")
-    k, width = cfg.moore.num_experts, int(cfg.network.num_cells[-1])
-    _check(k >= 1, "moore.num_experts", f"must be >= 1, got {k}")
-    _check(cfg.algo != "moore" or k <= width, "moore.num_experts",
-           f"orthogonal experts need num_experts <= network.num_cells[-1] ({width}), got {k}")
+        check(fault.at_frame >= 0, "fault.at_frame", f"must be >= 0, got {fault.at_frame}")
+        check(math.isfinite(fault.scale), "fault.scale", f"must be finite, got {fault.scale}")
 
 
 def task_names(cfg: DictConfig) -> tuple[str, ...]:
     """The run's task names (validated; cheap: builds no environment)."""
-    env = cfg.env
-    if env.benchmark == "toy":
-        from paco_torchrl.envs.toy import resolve_toy_tasks, toy_task_names
-
-        try:  # a subset of the env.num_toy_tasks rotations, e.g. to hold one out for transfer
-            ids = resolve_toy_tasks(env.num_toy_tasks, None if env.tasks is None else list(env.tasks))
-        except ValueError as err:
-            raise ConfigError(f"env.tasks: {err}") from None
-        return tuple(toy_task_names(env.num_toy_tasks)[i] for i in ids)
-    from paco_torchrl.envs.metaworld import resolve_tasks
-
     try:
-        return resolve_tasks(env.benchmark, None if env.tasks is None else list(env.tasks))
+        return env_task_names(cfg.env)
     except ValueError as err:
         raise ConfigError(f"env.tasks: {err}") from None

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from paco_torchrl.baselines.nets.common import mlp
+from paco_torchrl.modules.baselines.common import mlp
 
 
 def gram_schmidt(v: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:

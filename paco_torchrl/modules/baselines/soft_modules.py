@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from paco_torchrl.baselines.nets.common import mlp
+from paco_torchrl.modules.baselines.common import mlp
 
 
 class SoftModularNet(nn.Module):
@@ -30,7 +30,7 @@ class SoftModularNet(nn.Module):
 
     The paper's task-loss reweighting by ``T · softmax(−log α)`` is not part of the network: it is
     the update step of ``algo=soft_modules``
-    (:class:`~paco_torchrl.baselines.temp_reweight.TempReweightedUpdateStep`,
+    (:class:`~paco_torchrl.objectives.temp_reweight.TempReweightedUpdateStep`,
     ``soft_modules.temp_reweight``). BatchNorm (``add_bn``) is off, as in the reference MT10 config.
 
     Args:

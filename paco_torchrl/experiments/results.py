@@ -17,6 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paco_torchrl.experiments.variants import variant_label
+from paco_torchrl.training.config import ConfigError, load_config
+
 SWEEP_MANIFEST = "sweep.json"
 
 
@@ -26,7 +29,7 @@ class RunResult:
 
     Attributes:
         path: the run directory.
-        variant: :func:`~paco_torchrl.baselines.variant_label` of its config.
+        variant: :func:`~paco_torchrl.experiments.variant_label` of its config.
         seed: the run's seed.
         status: ``"finished"``, ``"partial"`` or ``"missing"``.
         frames: frames of its last evaluation (``None`` if none).
@@ -68,9 +71,6 @@ def is_finished(run_dir: Path, total_frames: int) -> bool:
 
 def load_run(run_dir: Path) -> RunResult:
     """Reads ``config.yaml`` and ``results.json`` (if any) of one run directory."""
-    from paco_torchrl.baselines.registry import variant_label
-    from paco_torchrl.training.config import ConfigError, load_config
-
     run_dir = Path(run_dir).resolve()
     try:
         cfg = load_config(run_dir / "config.yaml")

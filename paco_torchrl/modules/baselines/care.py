@@ -9,9 +9,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from paco_torchrl.baselines.nets.common import mlp
+from paco_torchrl.modules.baselines.common import mlp
 
-TASK_EMBEDDINGS = Path(__file__).resolve().parents[1] / "data" / "task_embeddings.pt"
+TASK_EMBEDDINGS = Path(__file__).resolve().parent / "data" / "task_embeddings.pt"
 FALLBACK_SEED = 7919  # fallback embedding of an unknown task i: unit Gaussian vector from seed FALLBACK_SEED + i
 
 

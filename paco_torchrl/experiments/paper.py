@@ -15,7 +15,7 @@ class PaperRow:
         method: the paper's name for the row.
         overrides: the ``key=value`` overrides of ``recipes/mt10_rand.py`` that give this row.
         variant: our variant name of those overrides (see
-            :func:`~paco_torchrl.baselines.variant_label`): the key that joins a row to runs.
+            :func:`~paco_torchrl.experiments.variant_label`): the key that joins a row to runs.
         mean: reported mean success (%).
         std: reported standard deviation over seeds (%), ``None`` where none is given.
 

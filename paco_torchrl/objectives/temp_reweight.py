@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from tensordict import TensorDictBase
 
-from paco_torchrl.objectives import PaCoUpdateStep
+from paco_torchrl.objectives.update import PaCoUpdateStep
 
 
 def temperature_weights(log_alpha: torch.Tensor, num_tasks: int) -> torch.Tensor:
@@ -48,10 +48,3 @@ class TempReweightedUpdateStep(PaCoUpdateStep):
                 scale = torch.ones_like(weights) if key == "loss_alpha" else weights  # α losses: not reweighted
                 total = total + scale * self.loss_weights.get(key, 1.0) * task_losses.get(key)
         return total
-
-
-def make_soft_modules_update(cfg, loss_module, optimizer, target_updater=None, **kwargs) -> TempReweightedUpdateStep:
-    """``Algo.make_update`` of ``soft_modules``: reweighting as ``soft_modules.temp_reweight`` says."""
-    return TempReweightedUpdateStep(
-        loss_module, optimizer, target_updater, temp_reweight=cfg.soft_modules.temp_reweight, **kwargs
-    )

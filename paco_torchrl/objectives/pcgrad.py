@@ -14,7 +14,7 @@ import torch
 from tensordict import TensorDictBase
 from torchrl.objectives import LossModule, SoftUpdate
 
-from paco_torchrl.objectives import PaCoUpdateStep
+from paco_torchrl.objectives.update import PaCoUpdateStep
 
 
 def random_orders(num_tasks: int, device: torch.device | str | None = None, generator: torch.Generator | None = None):
@@ -63,11 +63,6 @@ def pcgrad(grads: torch.Tensor, orders: torch.Tensor | None = None) -> torch.Ten
     if orders is None:
         orders = random_orders(grads.shape[0], grads.device)
     return pcgrad_coefficients(grads @ grads.T, orders) @ grads
-
-
-def make_pcgrad_update(cfg, loss_module, optimizer, target_updater=None, **kwargs) -> "PCGradUpdateStep":
-    """``Algo.make_update`` of ``pcgrad`` (the config adds nothing)."""
-    return PCGradUpdateStep(loss_module, optimizer, target_updater, **kwargs)
 
 
 class PCGradUpdateStep(PaCoUpdateStep):

@@ -1,0 +1,147 @@
+"""The training loop: PaCo's Algorithm 1 (or any ``algo=`` / ``loss=``) on a multi-task env, read top to bottom.
+
+Collect a vector step, store it, run the Algorithm-1 update per vector step on a balanced ``[T, n]``
+batch, evaluate, log, checkpoint; ``resume=<run_dir>`` continues exactly where the checkpoint was
+taken. The recipes (``recipes/mt10_rand.py``, ``mt50_rand.py``) are thin command lines around
+:func:`train` (see :mod:`paco_torchrl.training.cli`).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import torch
+from omegaconf import DictConfig
+from tqdm import tqdm
+
+from paco_torchrl.training.builders import (
+    EVAL_SEED_OFFSET, make_agent, make_collector, make_env, make_replay, resolve_device, torch_threads,
+)
+from paco_torchrl.training.checkpoint import (
+    load_checkpoint, restore_replay, restore_training_state, save_run_checkpoint, set_rng_state, training_state,
+)
+from paco_torchrl.training.config import validate_config
+from paco_torchrl.training.evaluate import evaluate
+from paco_torchrl.training.faults import RewardFault
+from paco_torchrl.training.metrics import MetricsLogger, truncate_csv_logs
+from paco_torchrl.training.run_dir import CHECKPOINT_NAME, prepare_run_dir, seed_everything, write_results
+from paco_torchrl.training.system import tune_malloc
+
+__all__ = ["EnvFailure", "train"]
+
+
+class EnvFailure(RuntimeError):
+    """Collection failed (e.g. an env worker died); a final checkpoint was written first."""
+
+
+def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | None = None) -> dict:
+    """Runs one training; returns the last evaluation (also written to ``results.json``).
+
+    ``prepare_agent(agent)``, if given, runs once on the freshly built agent before any
+    checkpoint is restored (e.g. :func:`~paco_torchrl.experiments.transfer.run_transfer` loads
+    and freezes a trained ``Φ`` there).
+    """
+    validate_config(cfg)  # every value checked before any env starts
+    device = resolve_device(cfg.device)
+    torch.set_num_threads(torch_threads(cfg))
+    tune_malloc()  # reuse the per-call composed-weight buffers instead of re-mapping them
+    run_dir = prepare_run_dir(cfg)
+    seed_everything(cfg.seed)
+
+    # --- parts: envs, PaCo agent (actor, critics, MultiTaskSACLoss, Algorithm-1 update), replay, logs
+    env = make_env(cfg, seed=cfg.seed, device=device)
+    eval_env = make_env(cfg, seed=cfg.seed + EVAL_SEED_OFFSET, device=device, evaluation=True)
+    agent = make_agent(cfg, env, device)
+    if prepare_agent is not None:
+        prepare_agent(agent)
+    replay = make_replay(cfg, agent.num_tasks, device)
+    logger = MetricsLogger(run_dir, cfg.logger.backend, agent.task_names)
+    fault = RewardFault.from_config(cfg, agent.task_names)  # off unless fault.task is set
+    frames = updates = 0
+    state = None
+    if cfg.resume is not None and (run_dir / CHECKPOINT_NAME).exists():
+        state = load_checkpoint(run_dir / CHECKPOINT_NAME, device)
+        frames, updates = restore_training_state(agent, state, logger=logger, env=env, eval_env=eval_env)
+        restore_replay(run_dir, state, replay)  # False for a checkpoint saved without replay: it refills
+        truncate_csv_logs(run_dir, frames)  # rows logged after the checkpoint are logged again
+    start_frames, started = frames, time.perf_counter()
+
+    def checkpoint() -> None:
+        save_run_checkpoint(
+            run_dir,
+            CHECKPOINT_NAME,
+            training_state(agent, frames, updates, logger=logger, env=env, eval_env=eval_env),
+            replay if cfg.checkpoint.replay else None,
+        )
+
+    def evaluate_policy() -> dict:
+        evaluation = evaluate(
+            agent.actor, eval_env, cfg.eval.episodes_per_task, max_episode_steps=cfg.env.max_episode_steps,
+            num_tasks=agent.num_tasks, task_names=agent.task_names,
+        )
+        out = write_results(run_dir, frames, {**evaluation, "eval_goals": cfg.eval.goals})
+        logger.log_evaluation(out, frames)
+        return out
+
+    collector = make_collector(  # TorchRL Collector (or AsyncCollector: collection overlapped with updates)
+        cfg, env, agent.collect_policy, frames_done=frames, device=device, storing_device=replay.storage.device
+    )
+    if state is not None:
+        set_rng_state(state["rng"])  # after the collector, whose construction may draw random numbers
+    results: dict = {}
+    next_eval, next_log, next_checkpoint = (
+        (frames // interval + 1) * interval
+        for interval in (cfg.eval.interval_frames, cfg.logger.interval_frames, cfg.checkpoint.interval_frames)
+    )
+    bar = tqdm(total=cfg.collector.total_frames, initial=frames, unit="frame", disable=not cfg.progress)
+
+    batches = iter(collector)
+    while frames < cfg.collector.total_frames:
+        # 1. collect vector steps and store their transitions ([num_envs, steps], task-major)
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        except Exception as err:  # an env worker died: keep what was learned, then stop with one line
+            checkpoint()
+            collector.shutdown(raise_on_error=False)
+            raise EnvFailure(f"collection failed at frame {frames} ({type(err).__name__}: "
+                             f"{str(err).splitlines()[0] if str(err) else ''}); checkpoint written") from err
+        frames += batch.numel()
+        batch = fault(batch, frames)  # fault injection (off by default): one task's reward explodes
+        replay.extend(batch)
+        logger.accumulate_episodes(batch)
+
+        # 2. Algorithm 1 on a balanced [T, n] batch: compose θ_τ = Φ w_τ → per-task losses J_τ →
+        #    loss maskout (J_τ > ε dropped) → Φ, W, α step → target soft update → w-reset
+        if frames >= cfg.collector.init_random_frames:
+            for _ in range(cfg.collector.updates_per_step * batch.shape[-1]):  # per vector step collected
+                metrics = agent.update(replay.sample())
+                logger.accumulate(metrics)
+                updates += 1
+
+        # 3. evaluate (deterministic, new goals from the training goal set unless eval.goals=held_out,
+        #    success at any step), log, checkpoint
+        if frames >= next_eval:
+            results = evaluate_policy()
+            next_eval += cfg.eval.interval_frames
+        if frames >= next_log:
+            fps = (frames - start_frames) / (time.perf_counter() - started)
+            logger.flush(frames, {"frames_per_second": fps, "updates": updates})
+            bar.set_postfix(fps=f"{fps:.0f}", success=f"{results.get('mean_success', float('nan')):.2f}")
+            next_log += cfg.logger.interval_frames
+        if frames >= next_checkpoint:
+            checkpoint()
+            next_checkpoint += cfg.checkpoint.interval_frames
+        bar.update(batch.numel())
+
+    bar.close()
+    collector.shutdown()
+    checkpoint()  # before the final evaluation, so that a resumed run continues exactly from here
+    if results.get("frames") != frames:  # the final policy is always evaluated
+        results = evaluate_policy()
+    logger.flush(frames, {"updates": updates})
+    env.close()
+    eval_env.close()
+    return results
