@@ -69,7 +69,7 @@ class PCGradUpdateStep(PaCoUpdateStep):
     """One update with PCGrad over the per-task losses: same inputs and metrics as
     :class:`~paco_torchrl.objectives.PaCoUpdateStep`, whose loss, maskout and metrics it reuses.
 
-    ``J_τ`` (the sum of task ``τ``'s ``loss_*`` entries, masked like ``PaCoUpdateStep`` when
+    ``J_τ`` (the ``loss_weights``-weighted sum of task ``τ``'s ``loss_*`` entries, masked like ``PaCoUpdateStep`` when
     ``loss_maskout``) is differentiated per task w.r.t. the shared parameters; the gradients are
     projected by :func:`pcgrad` separately for each network — the actor's parameters, the critics'
     parameters and any other — as mtrl (CARE's codebase, whose PCGrad baseline the PaCo paper
@@ -79,7 +79,8 @@ class PCGradUpdateStep(PaCoUpdateStep):
     update. The random projection order is drawn from torch's global generator at every step.
 
     Per-task gradients come from one batched backward (``is_grads_batched``) when the graph
-    allows it, else from ``T`` backward passes.
+    allows it, else from ``T`` backward passes. Keyword arguments are ``PaCoUpdateStep``'s (maskout
+    off by default; ``w_reset`` must be ``None``).
 
     Examples:
         >>> import torch
@@ -99,18 +100,13 @@ class PCGradUpdateStep(PaCoUpdateStep):
         optimizer: torch.optim.Optimizer,
         target_updater: SoftUpdate | None = None,
         *,
-        loss_threshold: float = 3e3,
         loss_maskout: bool = False,
-        loss_weights: dict[str, float] | None = None,
         w_reset=None,
-        metric_fill: dict[str, Callable[[TensorDictBase], torch.Tensor]] | None = None,
+        **kwargs,
     ) -> None:
         if w_reset is not None:
             raise ValueError("PCGradUpdateStep does not support w-reset")
-        super().__init__(
-            loss_module, optimizer, target_updater, loss_threshold=loss_threshold, loss_maskout=loss_maskout,
-            loss_weights=loss_weights, metric_fill=metric_fill,
-        )
+        super().__init__(loss_module, optimizer, target_updater, loss_maskout=loss_maskout, **kwargs)
         trained = {id(p) for g in optimizer.param_groups for p in g["params"]}
         self.blocks: dict[str, list[torch.Tensor]] = {}
         self.task_specific: list[torch.Tensor] = []
