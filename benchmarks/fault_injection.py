@@ -3,6 +3,8 @@
     python benchmarks/fault_injection.py                       # toy env, 4 tasks, seeds 0 1 2
     python benchmarks/fault_injection.py --seeds 0 --kind nan
     python benchmarks/fault_injection.py --metaworld --frames 30000 --seeds 0
+    python benchmarks/fault_injection.py --metaworld --frames 90000 --at-frame 30000 --until-frame 36000 \
+        --capacity 10000 --seeds 0          # transient fault: does the task recover after its w-reset?
 
 Runs ``paco_torchrl.training.train`` for every (variant, seed) and prints one row per run:
 the faulty task's and the other tasks' final success, the other tasks' critic loss and reward per step
@@ -45,6 +47,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--frames", type=int, default=16_000)
     parser.add_argument("--at-frame", type=int, default=None, help="first faulty frame (default: frames/3)")
+    parser.add_argument("--until-frame", type=int, default=None, help="first clean frame again (default: never)")
+    parser.add_argument("--capacity", type=int, default=None, help="replay.capacity_per_env (small: the fault leaves)")
     parser.add_argument("--kind", default="scale", choices=["scale", "nan", "inf"])
     parser.add_argument("--metaworld", action="store_true", help="three Meta-World tasks instead of the toy env")
     parser.add_argument("--out", type=Path, default=None, help="keep the run directories here")
@@ -55,19 +59,28 @@ def main() -> None:
         "device=cpu",
     ]
     at_frame = args.at_frame if args.at_frame is not None else args.frames // 3
+    if args.capacity is not None:
+        base.append(f"replay.capacity_per_env={args.capacity}")
+    if args.until_frame is not None:  # evaluate often enough to see the task fall and recover
+        base = [o for o in base if not o.startswith("eval.interval_frames=")]
+        base.append(f"eval.interval_frames={max(1000, args.frames // 30)}")
     root = args.out or Path(tempfile.mkdtemp(prefix="fault-"))
-    print(f"fault: task 0 reward {'x1e6' if args.kind == 'scale' else args.kind} from frame {at_frame} of "
+    print(f"fault: task 0 reward {'x1e6' if args.kind == 'scale' else args.kind} from frame {at_frame} "
+          f"{'' if args.until_frame is None else f'until {args.until_frame} '}of "
           f"{args.frames}; {'Meta-World' if args.metaworld else 'toy'}; run dirs in {root}")
     print("| variant | seed | faulty task success | other tasks' success | other tasks' critic loss | "
           "other tasks' reward/step | updates dropping it | w resets | wall s |")
     print("|---|---|---|---|---|---|---|---|---|")
     summary: dict[str, list[float]] = {}
+    curves: list[str] = []
     for seed in args.seeds:
         for name, (algo, faulty) in VARIANTS.items():
             run = root / f"{name.replace(' ', '_')}-s{seed}"
             overrides = base + [f"algo={algo}", f"seed={seed}", f"output_dir={run}"]
             if faulty:
                 overrides += ["fault.task=0", f"fault.at_frame={at_frame}", f"fault.kind={args.kind}"]
+                if args.until_frame is not None:
+                    overrides.append(f"fault.until_frame={args.until_frame}")
             cfg = load_config(CONFIG, overrides)
             start = time.perf_counter()
             results = train(cfg)
@@ -83,7 +96,12 @@ def main() -> None:
             summary.setdefault(name, []).append(others)
             print(f"| {name} | {seed} | {per_task[0]:.2f} | {others:.3f} | {q_loss:.3g} | {reward:.3g} | {dropped:.0f} "
                   f"| {resets:.0f} | {wall:.0f} |", flush=True)
+            if args.until_frame is not None:  # the faulty task's fall and recovery
+                rows = list(csv.reader((scalars / "eval_success" / f"{names[0]}.csv").open()))
+                curves.append(f"{name} seed {seed}, {names[0]} success by frame: "
+                              + " ".join(f"{int(float(f))}:{float(v):.1f}" for f, v in rows))
     print()
+    print("\n".join(curves))
     for name, values in summary.items():
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
         print(f"{name}: other tasks' success {100 * statistics.mean(values):.1f} ± {100 * sd:.1f} % "

@@ -205,7 +205,8 @@ def test_warm_up_acts_with_the_initial_policy_unless_asked():
     ("network.init=xavier", "network.init"),
     ("eval.goals=test", "eval.goals"),
     ("loss_weights.qvalue=-0.5", "loss_weights.qvalue"),
+    ("fault.task=0 fault.at_frame=100 fault.until_frame=100", "fault.until_frame"),
 ])
 def test_bad_protocol_keys_get_one_line_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=f"^{key}: "):
-        validate_config(load_config(MT10, [override]))
+        validate_config(load_config(MT10, override.split()))

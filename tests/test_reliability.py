@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from paco_torchrl.analysis.series import read_series
 from paco_torchrl.training import load_checkpoint
 from paco_torchrl.training.cli import main as train_cli
 from paths import MT10_CONFIG
@@ -240,3 +241,25 @@ def test_paco_protects_the_other_tasks_from_an_exploding_task(tmp_path):
     assert sum(others) / 3 >= 0.9 and min(others) >= 0.7, success
     counts = load_checkpoint(tmp_path / "checkpoint.pt")["logger"]["total_counts"]
     assert counts["over_threshold"][0] > 1000 and counts["over_threshold"][1:].sum() == 0
+
+
+def test_a_task_recovers_after_a_transient_fault(tmp_path):
+    """Toy env, 4 tasks: task 0's reward ×1e6 for frames 1500–2500 only, a replay of 1000 transitions per
+    env (the corrupted ones are gone by frame 6500): PaCo drops and resets task 0 while they are in the
+    replay, then keeps it (no drop after frame 10000) and task 0 learns again (>= 0.8), the others
+    unharmed (>= 0.9)."""
+    cfg_args = [
+        "env.benchmark=toy", "env.num_toy_tasks=4", "env.max_episode_steps=20", "collector.total_frames=16000",
+        "collector.init_random_frames=800", "collector.updates_per_step=2", "optim.batch_size=256",
+        "optim.gamma=0.9", "network.num_cells=[64,64]", "paco.num_param_sets=2", "eval.interval_frames=100000",
+        "eval.episodes_per_task=20", "checkpoint.interval_frames=100000", "checkpoint.replay=false",
+        "logger.interval_frames=2000", "progress=false", "threads=1", "device=cpu", "seed=0",
+        "replay.capacity_per_env=1000", "fault.task=0", "fault.at_frame=1500", "fault.until_frame=2500",
+        f"output_dir={tmp_path}",
+    ]
+    assert train_cli(MT10_CONFIG, cfg_args) == 0
+    success = json.loads((tmp_path / "results.json").read_text())["per_task_success"]
+    assert success["rotate-0"] >= 0.8 and min(v for k, v in success.items() if k != "rotate-0") >= 0.9, success
+    frames, dropped = read_series(tmp_path / "logs" / "scalars" / "over_threshold_count" / "rotate-0.csv")
+    assert dropped[-1] > 100  # task 0 was dropped (and its w reset) while the fault was in the replay
+    assert dropped[frames.index(10000)] == dropped[-1]  # ... and never after frame 10000

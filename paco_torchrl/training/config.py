@@ -144,6 +144,7 @@ class FaultConfig:
 
     task: Any = option(None, "task name (or index) whose reward goes bad; null = no fault")
     at_frame: int = option(0, "first frame of the fault")
+    until_frame: Any = option(None, "first frame after the fault (clean data again); null = to the end")
     kind: str = option("scale", "scale (reward × scale) | nan | inf", FAULT_KINDS)
     scale: float = option(1e6, "reward factor of kind=scale")
 
@@ -350,6 +351,11 @@ def validate_config(cfg: DictConfig) -> None:
             f"must be one of the run's tasks {names} or an index below {len(names)}, got {fault.task!r}",
         )
         check(fault.at_frame >= 0, "fault.at_frame", f"must be >= 0, got {fault.at_frame}")
+        check(
+            fault.until_frame is None or (isinstance(fault.until_frame, int) and fault.until_frame > fault.at_frame),
+            "fault.until_frame",
+            f"must be null or an int > fault.at_frame ({fault.at_frame}), got {fault.until_frame!r}",
+        )
         check(math.isfinite(fault.scale), "fault.scale", f"must be finite, got {fault.scale}")
 
 
