@@ -225,14 +225,19 @@ def test_a_masked_task_leaks_nothing_whatever_its_reward(tmp_path):
     assert torch.equal(counts["nan"]["over_threshold"], over)
 
 
+# the toy settings in which PaCo learns all 4 tasks in 16k frames (seed 0)
+TOY_LEARNING = [
+    "env.benchmark=toy", "env.num_toy_tasks=4", "env.max_episode_steps=20", "collector.total_frames=16000",
+    "collector.init_random_frames=800", "collector.updates_per_step=2", "optim.batch_size=256",
+    "optim.gamma=0.9", "network.num_cells=[64,64]", "paco.num_param_sets=2", "eval.interval_frames=100000",
+    "eval.episodes_per_task=20", "checkpoint.interval_frames=100000", "checkpoint.replay=false",
+    "logger.interval_frames=2000", "progress=false", "threads=1", "device=cpu", "seed=0",
+]
+
+
 def test_paco_protects_the_other_tasks_from_an_exploding_task(tmp_path):
     """Toy env, 4 tasks: task 0's reward ×1e6 from frame 5000; the others still learn (>= 0.9)."""
-    cfg_args = [
-        "env.benchmark=toy", "env.num_toy_tasks=4", "env.max_episode_steps=20", "collector.total_frames=16000",
-        "collector.init_random_frames=800", "collector.updates_per_step=2", "optim.batch_size=256",
-        "optim.gamma=0.9", "network.num_cells=[64,64]", "paco.num_param_sets=2", "eval.interval_frames=100000",
-        "eval.episodes_per_task=20", "checkpoint.interval_frames=100000", "checkpoint.replay=false",
-        "logger.interval_frames=2000", "progress=false", "threads=1", "device=cpu", "seed=0",
+    cfg_args = TOY_LEARNING + [
         "fault.task=0", "fault.at_frame=5000", f"output_dir={tmp_path}",
     ]
     assert train_cli(MT10_CONFIG, cfg_args) == 0
@@ -248,12 +253,7 @@ def test_a_task_recovers_after_a_transient_fault(tmp_path):
     env (the corrupted ones are gone by frame 6500): PaCo drops and resets task 0 while they are in the
     replay, then keeps it (no drop after frame 10000) and task 0 learns again (>= 0.8), the others
     unharmed (>= 0.9)."""
-    cfg_args = [
-        "env.benchmark=toy", "env.num_toy_tasks=4", "env.max_episode_steps=20", "collector.total_frames=16000",
-        "collector.init_random_frames=800", "collector.updates_per_step=2", "optim.batch_size=256",
-        "optim.gamma=0.9", "network.num_cells=[64,64]", "paco.num_param_sets=2", "eval.interval_frames=100000",
-        "eval.episodes_per_task=20", "checkpoint.interval_frames=100000", "checkpoint.replay=false",
-        "logger.interval_frames=2000", "progress=false", "threads=1", "device=cpu", "seed=0",
+    cfg_args = TOY_LEARNING + [
         "replay.capacity_per_env=1000", "fault.task=0", "fault.at_frame=1500", "fault.until_frame=2500",
         f"output_dir={tmp_path}",
     ]
