@@ -12,6 +12,7 @@ from paco_torchrl.training.builders import (
 )
 from paco_torchrl.training.checkpoint import (
     CheckpointError,
+    CheckpointWriteError,
     load_checkpoint,
     restore_replay,
     restore_training_state,
@@ -30,6 +31,7 @@ from paco_torchrl.training.loop import EnvFailure, train
 __all__ = [
     "CHECKPOINT_NAME",
     "CheckpointError",
+    "CheckpointWriteError",
     "EVAL_SEED_OFFSET",
     "ConfigError",
     "EnvFailure",

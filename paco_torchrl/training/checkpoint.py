@@ -75,6 +75,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt or does not fit the run."""
 
 
+class CheckpointWriteError(RuntimeError):
+    """A checkpoint could not be written (e.g. no space left); the previous one is intact."""
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Loads a checkpoint without unpickling arbitrary objects (``weights_only=True``)."""
     path = Path(path)
@@ -147,17 +151,28 @@ def save_run_checkpoint(run_dir: str | os.PathLike, name: str, state: dict[str, 
     run_dir = Path(run_dir)
     state = dict(state)
     state["replay_dir"] = None
-    if replay is not None and len(replay):
-        folder = f"{REPLAY_PREFIX}{int(state['frames']):012d}"
-        final = run_dir / folder
-        if not final.is_dir():  # same frame count = same content: an existing copy is reused
-            tmp = run_dir / f".{folder}.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            replay.dump_state(tmp)
-            os.replace(tmp, final)
-            _fsync_dir(run_dir)
-        state["replay_dir"] = folder
-    save_checkpoint(run_dir / name, state)
+    tmp = created = None
+    try:
+        if replay is not None and len(replay):
+            folder = f"{REPLAY_PREFIX}{int(state['frames']):012d}"
+            final = run_dir / folder
+            if not final.is_dir():  # same frame count = same content: an existing copy is reused
+                tmp = run_dir / f".{folder}.tmp"
+                shutil.rmtree(tmp, ignore_errors=True)
+                replay.dump_state(tmp)
+                os.replace(tmp, final)
+                created = final
+                _fsync_dir(run_dir)
+            state["replay_dir"] = folder
+        save_checkpoint(run_dir / name, state)
+    except OSError as err:  # e.g. no space left: drop the half-written copy, keep the previous checkpoint
+        for path in (tmp, created):  # the previous checkpoint names neither
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)
+        raise CheckpointWriteError(
+            f"checkpoint write failed at frame {int(state['frames'])} ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}); the previous checkpoint in {run_dir} is intact"
+        ) from err
     for old in run_dir.iterdir():
         stale = old.name.startswith(REPLAY_PREFIX) or old.name.startswith(f".{REPLAY_PREFIX}")
         if stale and old.name != state["replay_dir"]:

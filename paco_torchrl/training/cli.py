@@ -2,7 +2,9 @@
 
 ``recipes/mt10_rand.py`` and ``recipes/mt50_rand.py`` are ``sys.exit(main(<their YAML>))``.
 Exit codes: 0 done, 2 bad configuration or checkpoint (one line on stderr, nothing started),
-3 collection failed (:class:`~paco_torchrl.training.loop.EnvFailure`; a checkpoint was written).
+3 collection failed (:class:`~paco_torchrl.training.loop.EnvFailure`; a checkpoint was written),
+4 a checkpoint could not be written (the previous one is intact), 128 + N stopped by signal N (130
+SIGINT, 143 SIGTERM, 138/140 SIGUSR1/2) after writing a checkpoint; the line printed says how to resume.
 """
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from paco_torchrl.algos.schema import documented_fields
-from paco_torchrl.training.checkpoint import CheckpointError
+from paco_torchrl.training.checkpoint import CheckpointError, CheckpointWriteError
 from paco_torchrl.training.config import ConfigError, RunConfig, load_config, validate_config
 from paco_torchrl.training.loop import EnvFailure, train
+from paco_torchrl.training.signals import Interrupted
 
 HELP_FLAGS = ("-h", "--help")
 
@@ -85,5 +88,12 @@ def main(config: str | Path | None = None, argv: Sequence[str] | None = None) ->
     except EnvFailure as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
+    except CheckpointWriteError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 4
+    except Interrupted as err:
+        script = sys.argv[0] if sys.argv and sys.argv[0].endswith(".py") else "recipes/mt10_rand.py"
+        print(f"{err}; resume with: python {script} resume={err.run_dir}", file=sys.stderr)
+        return err.exit_code
     print(f"mean success {results['mean_success']:.3f} after {results['frames']} frames")
     return 0

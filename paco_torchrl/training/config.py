@@ -135,6 +135,7 @@ class CheckpointConfig:
     """The ``checkpoint`` section."""
 
     interval_frames: int = option(1_000_000, "frames between checkpoints")
+    interval_minutes: Any = option(None, "also checkpoint after this many minutes of wall-clock; null = frames only")
     replay: bool = option(True, "save the replay buffer (memory-mapped) with each checkpoint: exact resume")
 
 
@@ -336,6 +337,9 @@ def validate_config(cfg: DictConfig) -> None:
     check(cfg.eval.interval_frames > 0, "eval.interval_frames", f"must be > 0, got {cfg.eval.interval_frames}")
     check(cfg.eval.episodes_per_task >= 1, "eval.episodes_per_task", "must be >= 1")
     check(cfg.checkpoint.interval_frames > 0, "checkpoint.interval_frames", "must be > 0")
+    minutes = cfg.checkpoint.interval_minutes
+    check(minutes is None or (isinstance(minutes, (int, float)) and not isinstance(minutes, bool) and minutes > 0),
+          "checkpoint.interval_minutes", f"must be null or a number > 0, got {minutes!r}")
     check(cfg.logger.interval_frames > 0, "logger.interval_frames", "must be > 0")
     if cfg.resume is not None:
         check(Path(cfg.resume).is_dir(), "resume", f"no run directory at {cfg.resume!r}")

@@ -26,9 +26,10 @@ from paco_torchrl.training.evaluate import evaluate
 from paco_torchrl.training.faults import RewardFault
 from paco_torchrl.training.metrics import MetricsLogger, truncate_csv_logs
 from paco_torchrl.training.run_dir import CHECKPOINT_NAME, prepare_run_dir, seed_everything, write_results
+from paco_torchrl.training.signals import Interrupted, StopSignals
 from paco_torchrl.training.system import tune_malloc
 
-__all__ = ["EnvFailure", "train"]
+__all__ = ["EnvFailure", "Interrupted", "train"]
 
 
 class EnvFailure(RuntimeError):
@@ -41,6 +42,13 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
     ``prepare_agent(agent)``, if given, runs once on the freshly built agent before any
     checkpoint is restored (e.g. :func:`~paco_torchrl.experiments.transfer.run_transfer` loads
     and freezes a trained ``Φ`` there).
+
+    Raises:
+        Interrupted: SIGINT, SIGTERM, SIGUSR1 or SIGUSR2 arrived; a checkpoint was written at the end
+            of the iteration in progress (a second signal exits at once, see
+            :mod:`~paco_torchrl.training.signals`).
+        EnvFailure: collection failed; a checkpoint was written.
+        CheckpointWriteError: a checkpoint could not be written; the previous one is intact.
     """
     validate_config(cfg)  # every value checked before any env starts
     device = resolve_device(cfg.device)
@@ -67,13 +75,21 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
         truncate_csv_logs(run_dir, frames)  # rows logged after the checkpoint are logged again
     start_frames, started = frames, time.perf_counter()
 
+    last_checkpoint = time.monotonic()
+
     def checkpoint() -> None:
+        nonlocal last_checkpoint
         save_run_checkpoint(
             run_dir,
             CHECKPOINT_NAME,
             training_state(agent, frames, updates, logger=logger, env=env, eval_env=eval_env),
             replay if cfg.checkpoint.replay else None,
         )
+        last_checkpoint = time.monotonic()
+
+    def checkpoint_due() -> bool:  # every interval_frames, and every interval_minutes of wall-clock if set
+        minutes = cfg.checkpoint.interval_minutes
+        return frames >= next_checkpoint or (minutes is not None and time.monotonic() - last_checkpoint >= 60 * minutes)
 
     def evaluate_policy() -> dict:
         evaluation = evaluate(
@@ -97,44 +113,52 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
     bar = tqdm(total=cfg.collector.total_frames, initial=frames, unit="frame", disable=not cfg.progress)
 
     batches = iter(collector)
-    while frames < cfg.collector.total_frames:
-        # 1. collect vector steps and store their transitions ([num_envs, steps], task-major)
-        try:
-            batch = next(batches)
-        except StopIteration:
-            break
-        except Exception as err:  # an env worker died: keep what was learned, then stop with one line
-            checkpoint()
-            collector.shutdown(raise_on_error=False)
-            raise EnvFailure(f"collection failed at frame {frames} ({type(err).__name__}: "
-                             f"{str(err).splitlines()[0] if str(err) else ''}); checkpoint written") from err
-        frames += batch.numel()
-        batch = fault(batch, frames)  # fault injection (off by default): one task's reward explodes
-        replay.extend(batch)
-        logger.accumulate_episodes(batch)
+    with StopSignals() as stop:  # Ctrl-C / SIGTERM / Slurm's signal: checkpoint, then stop
+        while frames < cfg.collector.total_frames:
+            # 1. collect vector steps and store their transitions ([num_envs, steps], task-major)
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except Exception as err:  # an env worker died: keep what was learned, then stop with one line
+                checkpoint()
+                collector.shutdown(raise_on_error=False)
+                if stop.requested is not None:  # the signal reached the env workers too
+                    raise Interrupted(stop.requested, frames, run_dir) from err
+                raise EnvFailure(f"collection failed at frame {frames} ({type(err).__name__}: "
+                                 f"{str(err).splitlines()[0] if str(err) else ''}); checkpoint written") from err
+            frames += batch.numel()
+            batch = fault(batch, frames)  # fault injection (off by default): one task's reward explodes
+            replay.extend(batch)
+            logger.accumulate_episodes(batch)
 
-        # 2. Algorithm 1 on a balanced [T, n] batch: compose θ_τ = Φ w_τ → per-task losses J_τ →
-        #    loss maskout (J_τ > ε dropped) → Φ, W, α step → target soft update → w-reset
-        if frames >= cfg.collector.init_random_frames:
-            for _ in range(cfg.collector.updates_per_step * batch.shape[-1]):  # per vector step collected
-                metrics = agent.update(replay.sample())
-                logger.accumulate(metrics)
-                updates += 1
+            # 2. Algorithm 1 on a balanced [T, n] batch: compose θ_τ = Φ w_τ → per-task losses J_τ →
+            #    loss maskout (J_τ > ε dropped) → Φ, W, α step → target soft update → w-reset
+            if frames >= cfg.collector.init_random_frames:
+                for _ in range(cfg.collector.updates_per_step * batch.shape[-1]):  # per vector step collected
+                    metrics = agent.update(replay.sample())
+                    logger.accumulate(metrics)
+                    updates += 1
 
-        # 3. evaluate (deterministic, new goals from the training goal set unless eval.goals=held_out,
-        #    success at any step), log, checkpoint
-        if frames >= next_eval:
-            results = evaluate_policy()
-            next_eval += cfg.eval.interval_frames
-        if frames >= next_log:
-            fps = (frames - start_frames) / (time.perf_counter() - started)
-            logger.flush(frames, {"frames_per_second": fps, "updates": updates})
-            bar.set_postfix(fps=f"{fps:.0f}", success=f"{results.get('mean_success', float('nan')):.2f}")
-            next_log += cfg.logger.interval_frames
-        if frames >= next_checkpoint:
-            checkpoint()
-            next_checkpoint += cfg.checkpoint.interval_frames
-        bar.update(batch.numel())
+            # 3. evaluate (deterministic, new goals from the training goal set unless eval.goals=held_out,
+            #    success at any step), log, checkpoint
+            if frames >= next_eval:
+                results = evaluate_policy()
+                next_eval += cfg.eval.interval_frames
+            if frames >= next_log:
+                fps = (frames - start_frames) / (time.perf_counter() - started)
+                logger.flush(frames, {"frames_per_second": fps, "updates": updates})
+                bar.set_postfix(fps=f"{fps:.0f}", success=f"{results.get('mean_success', float('nan')):.2f}")
+                next_log += cfg.logger.interval_frames
+            if checkpoint_due():
+                checkpoint()
+                next_checkpoint = (frames // cfg.checkpoint.interval_frames + 1) * cfg.checkpoint.interval_frames
+            bar.update(batch.numel())
+            if stop.requested is not None:  # a stop signal: keep everything up to this frame, then end
+                checkpoint()
+                bar.close()
+                collector.shutdown(raise_on_error=False)
+                raise Interrupted(stop.requested, frames, run_dir)
 
     bar.close()
     collector.shutdown()
