@@ -51,7 +51,7 @@ def run_ours(args: argparse.Namespace, task: str, seed: int) -> dict:
         f"network.num_cells=[{','.join(str(c) for c in args.cells)}]", f"optim.batch_size={args.batch}",
         f"collector.total_frames={args.frames}", f"collector.init_random_frames={args.learning_starts}",
         f"eval.interval_frames={args.eval_interval}", "eval.episodes_per_task=10",
-        f"checkpoint.interval_frames={args.eval_interval * 2}", "logger.interval_frames=5000",
+        f"checkpoint.interval_frames={args.eval_interval * 2}", "logger.interval_frames=5000", *args.set,
     ]
     if (run_dir / "checkpoint.pt").exists():
         overrides.append(f"resume={run_dir}")
@@ -147,7 +147,7 @@ def sweep(args: argparse.Namespace) -> None:
                        "--frames", str(args.frames), "--eval-interval", str(args.eval_interval),
                        "--learning-starts", str(args.learning_starts), "--batch", str(args.batch),
                        "--algo", args.algo, "--records", str(args.records), "--runs", str(args.runs),
-                       "--cells", *map(str, args.cells)]
+                       "--cells", *map(str, args.cells), *(["--set", *args.set] if args.set else [])]
                 env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
                 subprocess.run(cmd, check=True, env=env)
 
@@ -227,6 +227,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--cells", nargs="+", type=int, default=[256, 256])
     parser.add_argument("--algo", default="single_task", help="the recipe's algo= for T = 1 (single_task = SAC)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="more overrides for ours (a variant: give it its own --records and --runs)")
     parser.add_argument("--records", default=str(RECORDS))
     parser.add_argument("--runs", default=str(RUNS))
     parser.add_argument("--report", action="store_true", help="only build table.md and curves.png from the records")
