@@ -66,8 +66,37 @@ def help_text(config: str | Path | None = None, prog: str = "train") -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(config: str | Path | None = None, argv: Sequence[str] | None = None) -> int:
-    """Command line: ``key=value`` overrides of ``config``; bad input gets one line and exit code 2."""
+def recipe_script(config: str | Path | None, recipe: str | Path | None = None) -> str:
+    """The recipe script that resumes a run: ``recipe`` if given, else the script beside ``config``'s folder.
+
+    A recipe's YAML lives in ``configs/`` beside it (``recipes/configs/mt10_rand.yaml`` belongs to
+    ``recipes/mt10_rand.py``), so the name is right however the training was started (the recipe's
+    command line, a sweep in its own process, a launcher's worker); ``sys.argv[0]`` is used only
+    when there is no such script.
+
+    Examples:
+        >>> recipe_script("recipes/configs/mt50_rand.yaml")
+        'recipes/mt50_rand.py'
+    """
+    if recipe is not None:
+        return str(recipe)
+    if config is not None:
+        config = Path(config)
+        if config.parent.name == "configs":
+            return str(config.parent.parent / f"{config.stem}.py")
+    return sys.argv[0] if sys.argv and sys.argv[0].endswith(".py") else "recipes/mt10_rand.py"
+
+
+def main(config: str | Path | None = None, argv: Sequence[str] | None = None,
+         recipe: str | Path | None = None) -> int:
+    """Command line: ``key=value`` overrides of ``config``; bad input gets one line and exit code 2.
+
+    Args:
+        config: the recipe's YAML.
+        argv: the ``key=value`` arguments (``sys.argv[1:]`` if ``None``).
+        recipe: the script named in the resume line of an interrupted run (default:
+            :func:`recipe_script` of ``config``).
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     if any(arg in HELP_FLAGS for arg in argv):
         print(help_text(config, Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "train"), end="")
@@ -92,8 +121,7 @@ def main(config: str | Path | None = None, argv: Sequence[str] | None = None) ->
         print(f"error: {err}", file=sys.stderr)
         return 4
     except Interrupted as err:
-        script = sys.argv[0] if sys.argv and sys.argv[0].endswith(".py") else "recipes/mt10_rand.py"
-        print(f"{err}; resume with: python {script} resume={err.run_dir}", file=sys.stderr)
+        print(f"{err}; resume with: python {recipe_script(config, recipe)} resume={err.run_dir}", file=sys.stderr)
         return err.exit_code
     print(f"mean success {results['mean_success']:.3f} after {results['frames']} frames")
     return 0

@@ -6,6 +6,11 @@ line with the command that resumes and exits with ``128 + signal number``: 130 f
 SIGTERM, 138 / 140 for SIGUSR1 / SIGUSR2, which Slurm's ``--signal`` and submitit send before a time
 limit). A second signal ends the process at once with the same code; the atomic checkpoint writes
 leave the previous checkpoint intact whenever that happens.
+
+Under a launcher (``sweep.py --launcher slurm``) the same stop can arrive twice: Slurm signals every
+process of the job and the launcher forwards its own signal to the training process. With
+:data:`IGNORE_REPEATED_ENV` set to ``1`` in the environment, signals after the first are ignored
+instead, so the run still writes its checkpoint.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+IGNORE_REPEATED_ENV = "PACO_IGNORE_REPEATED_STOP"
 
 
 class Interrupted(RuntimeError):
@@ -56,7 +62,9 @@ class StopSignals:
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.requested is not None:  # the second signal: no more waiting
+        if self.requested is not None:  # the second signal: no more waiting (unless a launcher forwards)
+            if os.environ.get(IGNORE_REPEATED_ENV) == "1":
+                return
             os._exit(128 + signum)
         self.requested = signum
 
