@@ -1,30 +1,33 @@
-"""Experiments around the training loop: sweeps, reports, the paper's numbers, run readers, Fig. 3, transfer."""
+"""Experiments around the training loop: sweeps and their launchers, reports, the paper's numbers, run
+readers, Fig. 3, transfer.
+
+The names below are imported on first use, so that a launcher's worker, which needs only
+:mod:`~paco_torchrl.experiments.launch`, starts without importing torch.
+"""
 from __future__ import annotations
 
-from paco_torchrl.experiments.paper import PAPER_ROWS, TABLE_TITLES, PaperRow, rows_of_tables
-from paco_torchrl.experiments.results import (
-    SWEEP_MANIFEST,
-    RunResult,
-    interquartile_mean,
-    is_finished,
-    load_run,
-    load_runs,
-    summarize,
-)
-from paco_torchrl.experiments.variants import variant_dir, variant_label
+import importlib
 
-__all__ = [
-    "PAPER_ROWS",
-    "SWEEP_MANIFEST",
-    "TABLE_TITLES",
-    "PaperRow",
-    "RunResult",
-    "interquartile_mean",
-    "is_finished",
-    "load_run",
-    "load_runs",
-    "rows_of_tables",
-    "summarize",
-    "variant_dir",
-    "variant_label",
-]
+_EXPORTS = {
+    "PAPER_ROWS": "paper",
+    "TABLE_TITLES": "paper",
+    "PaperRow": "paper",
+    "rows_of_tables": "paper",
+    "SWEEP_MANIFEST": "results",
+    "RunResult": "results",
+    "interquartile_mean": "results",
+    "is_finished": "results",
+    "load_run": "results",
+    "load_runs": "results",
+    "summarize": "results",
+    "variant_dir": "variants",
+    "variant_label": "variants",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"paco_torchrl.experiments.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'paco_torchrl.experiments' has no attribute {name!r}")
