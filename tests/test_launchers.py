@@ -204,3 +204,16 @@ def test_a_launchers_worker_starts_without_torch():
             "print(sorted(m for m in ('torch', 'paco_torchrl.training') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_launched_run_ignores_a_repeated_stop_signal(monkeypatch):
+    """Slurm signals every process of a job and the job forwards its signal too: the second one must not
+    end the training process before its checkpoint (without the variable it would exit at once)."""
+    from paco_torchrl.training.signals import IGNORE_REPEATED_ENV, StopSignals
+
+    monkeypatch.setenv(IGNORE_REPEATED_ENV, "1")
+    with StopSignals() as stop:
+        os.kill(os.getpid(), signal.SIGUSR2)
+        os.kill(os.getpid(), signal.SIGUSR2)
+        time.sleep(0.01)
+        assert stop.requested == signal.SIGUSR2

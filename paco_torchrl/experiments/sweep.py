@@ -181,6 +181,8 @@ def execute(args: argparse.Namespace, config: Path, todo: list[Run], runs: list[
 def launch(args: argparse.Namespace, todo: list[Run], runs: list[Run]) -> dict[Path, dict] | None:
     """Runs ``todo`` with ``--launcher ray|slurm``; ``None`` when Slurm jobs were queued without ``--wait``."""
     progress = Progress(args, runs, len(todo))
+    if not todo:  # every run finished: no cluster to start
+        return {}
     if args.launcher == "ray":
         from paco_torchrl.experiments.ray_launcher import launch_ray
 
