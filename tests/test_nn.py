@@ -35,6 +35,11 @@ def _per_sample_reference(mlp: CompositionalMLP, x: torch.Tensor, task_id: torch
     return out.reshape(*x.shape[:-1], -1)
 
 
+def _per_sample_paths_only(monkeypatch) -> None:
+    """Disables the sorted grouped-matmul path, as on CUDA: batches take the gather / mix paths."""
+    monkeypatch.setattr(compositional_mod, "grouped_mm_supported", lambda device, dtype: False)
+
+
 # --------------------------------------------------------------------------- CompositionalLinear
 
 
@@ -163,11 +168,12 @@ class TestTaskWeights:
 
 
 class TestCompositionalMLP:
-    def test_grouped_path(self):
-        mlp = _mlp()
+    @pytest.mark.parametrize("task_major", [False, True])
+    def test_grouped_path(self, task_major):
+        mlp = _mlp(task_major=task_major)
         torch.manual_seed(10)
         x, tid = torch.randn(T, 4, IN), _task_major(T, 4)
-        assert mlp._grouped(x.shape[:-1], tid)
+        assert mlp._is_task_major(x.shape[:-1], tid) is task_major
         out = mlp(x, tid)
         assert out.shape == (T, 4, OUT)
         torch.testing.assert_close(out, _per_sample_reference(mlp, x, tid), atol=1e-5, rtol=0)
@@ -181,7 +187,8 @@ class TestCompositionalMLP:
         assert out.shape == (T, 2, 3, OUT)
         torch.testing.assert_close(out, _per_sample_reference(mlp, x, tid), atol=1e-5, rtol=0)
 
-    def test_gather_path_unordered(self):
+    def test_gather_path_unordered(self, monkeypatch):
+        _per_sample_paths_only(monkeypatch)
         mlp = _mlp()
         torch.manual_seed(12)
         x, tid = torch.randn(11, IN), torch.randint(0, T, (11,))
@@ -190,6 +197,7 @@ class TestCompositionalMLP:
         torch.testing.assert_close(out, _per_sample_reference(mlp, x, tid), atol=1e-5, rtol=0)
 
     def test_mix_path_unordered(self, monkeypatch):
+        _per_sample_paths_only(monkeypatch)
         monkeypatch.setattr(compositional_mod, "_GATHER_BUDGET", 0)
         mlp = _mlp()
         torch.manual_seed(13)
@@ -204,19 +212,22 @@ class TestCompositionalMLP:
         x, tid = torch.randn(T, 5, IN), _task_major(T, 5)
         grouped = mlp(x, tid)
         perm = torch.randperm(T * 5)
+        sorted_ = mlp(x.reshape(-1, IN)[perm], tid.reshape(-1)[perm])
+        torch.testing.assert_close(sorted_, grouped.reshape(-1, OUT)[perm], atol=1e-5, rtol=0)
+        _per_sample_paths_only(monkeypatch)
         gathered = mlp(x.reshape(-1, IN)[perm], tid.reshape(-1)[perm])
         monkeypatch.setattr(compositional_mod, "_GATHER_BUDGET", 0)
         mixed = mlp(x.reshape(-1, IN)[perm], tid.reshape(-1)[perm])
         torch.testing.assert_close(gathered, grouped.reshape(-1, OUT)[perm], atol=1e-5, rtol=0)
         torch.testing.assert_close(mixed, grouped.reshape(-1, OUT)[perm], atol=1e-5, rtol=0)
 
-    def test_layout_fallback_not_task_major(self):
-        """A [T, n] batch whose ids are not task-major must not take the grouped path in eager mode."""
+    def test_not_task_major_leading_dim_t(self):
+        """A [T, n] batch whose ids are not task-major is exact without any layout check."""
         mlp = _mlp()
         torch.manual_seed(15)
         x = torch.randn(T, T, IN)
         tid = _task_major(T, T).T.contiguous()  # row i holds tasks 0..T-1: not task-major
-        assert not mlp._grouped(x.shape[:-1], tid)
+        assert not mlp._is_task_major(x.shape[:-1], tid)
         out = mlp(x, tid)
         torch.testing.assert_close(out, _per_sample_reference(mlp, x, tid), atol=1e-5, rtol=0)
         # random ids with a leading dim T, too
@@ -224,6 +235,16 @@ class TestCompositionalMLP:
         tid[0, 0] = 1  # guarantee it is not task-major
         x = torch.randn(T, 4, IN)
         torch.testing.assert_close(mlp(x, tid), _per_sample_reference(mlp, x, tid), atol=1e-5, rtol=0)
+
+    def test_check_layout_catches_a_broken_promise(self):
+        mlp = _mlp(task_major=True, check_layout=True)
+        x = torch.randn(T, 4, IN)
+        torch.testing.assert_close(mlp(x, _task_major(T, 4)), _per_sample_reference(mlp, x, _task_major(T, 4)),
+                                   atol=1e-5, rtol=0)
+        with pytest.raises(ValueError, match="not task-major"):
+            mlp(x, _task_major(T, 4).flip(0))
+        mlp.check_layout = False  # the promise is trusted: no check, no host sync
+        assert mlp._is_task_major(x.shape[:-1], _task_major(T, 4).flip(0))
 
     def test_output_only(self):
         mlp = _mlp(compositional="output")
@@ -318,20 +339,22 @@ def _assert_isolated(mlp: CompositionalMLP, tau: int) -> None:
         assert layer.bias.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("task_major", [False, True])
 @pytest.mark.parametrize("tau", range(T))
-def test_gradient_isolation_grouped(tau):
-    mlp = _mlp()
+def test_gradient_isolation_grouped(tau, task_major):
+    mlp = _mlp(task_major=task_major)
     torch.manual_seed(20 + tau)
     x, tid = torch.randn(T, 4, IN), _task_major(T, 4)
-    assert mlp._grouped(x.shape[:-1], tid)
     mlp(x, tid)[tau].sum().backward()
     _assert_isolated(mlp, tau)
 
 
-@pytest.mark.parametrize("mix", [False, True])
+@pytest.mark.parametrize("path", ["sorted", "gather", "mix"])
 @pytest.mark.parametrize("tau", range(T))
-def test_gradient_isolation_flat(tau, mix, monkeypatch):
-    if mix:
+def test_gradient_isolation_flat(tau, path, monkeypatch):
+    if path != "sorted":
+        _per_sample_paths_only(monkeypatch)
+    if path == "mix":
         monkeypatch.setattr(compositional_mod, "_GATHER_BUDGET", 0)
     mlp = _mlp()
     torch.manual_seed(30 + tau)

@@ -4,24 +4,28 @@ This module is the only place where Eqn (1) is implemented. A layer holds its
 parameter set ``Φ`` as ``weight [K, out, in]`` and ``bias [K, out]``; composing
 with ``w`` gives ``(Σ_k w_k W_k, Σ_k w_k b_k)``.
 
-Forward paths of :class:`CompositionalMLP` (all exact, all vmap/compile friendly):
+Forward paths of :class:`CompositionalMLP` (all exact for every layout of task ids, none reads a
+device tensor on the host, all shapes static):
 
-* **grouped** — the batch has at least two dims and its leading dim is the task
-  dim (``x: [T, n, ..., in]`` with ``task_id[τ] == τ``), as produced by the
-  balanced replay sampler. Per-task weights are composed once (``T·K·in·out``
-  flops, a few % of the batch matmul) and applied with one ``baddbmm``.
-* **mix** — any layout, at most ``T`` samples (collection, evaluation): the ``K``
-  layer outputs are computed and mixed with ``w`` (``B·K·in·out`` flops, no
-  ``T×out×in`` intermediate); also the fallback for large unordered batches,
-  where it costs ``K``× the flops of a plain layer: feed task-major batches instead.
-* **gather** — any layout, ``T < B`` samples up to a memory budget: composed
-  weights are gathered per sample and applied with ``bmm``.
-
-In eager mode the grouped path checks that ``task_id`` really is task-major and
-falls back to a per-sample path otherwise. Under ``torch.compile`` the check is
-skipped (it would sync), so compiled callers must pass task-major ``[T, n]``
-batches whenever the leading dim equals ``T`` (set ``check_layout=False`` to
-skip the check in eager mode as well).
+* **sorted** — more than ``T`` samples, eager mode, where :func:`grouped_mm_supported` holds (CPU
+  float32). The flattened batch is stably sorted by task id once at the input, group ends come
+  from ``searchsorted`` on the sorted ids (no ``bincount``), every compositional layer composes
+  its ``T`` weights once (``T·K·in·out`` flops, a few % of the batch matmul) and applies them with
+  one grouped matmul (about the cost of one plain ``[B, in] × [in, out]`` matmul), the per-task
+  bias is added as ``bias[sorted_id]``, and the inverse permutation restores the input order at
+  the output. Any layout: flat batches from a stock TorchRL replay buffer, ``[T, n]`` batches,
+  extra batch dims, tasks missing from the batch. Under ``vmap`` over stacked parameters (the
+  twin critics) the vmapped dim is folded into the groups.
+* **task-major** — a batch ``[T, n, ...]`` of a network told that such batches are task-major
+  (``task_major=True``: ``task_id[τ] == τ``, as the balanced replay sampler produces). The sorted
+  path then skips the sort (static group ends); where it is unavailable (CUDA, ``torch.compile``)
+  the per-task weights are applied with one ``baddbmm``. The promise is not checked unless
+  ``check_layout=True`` (a debugging aid that syncs: it raises ``ValueError`` on a broken promise).
+* **mix** — at most ``T`` samples (collection, evaluation), and the fallback for larger batches
+  beyond the gather budget: the ``K`` layer outputs are computed and mixed with ``w``
+  (``B·K·in·out`` flops, no ``T×out×in`` intermediate).
+* **gather** — more than ``T`` samples where the sorted path is unavailable, up to a memory
+  budget: composed weights are gathered per sample and applied with ``bmm``.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from paco_torchrl.nn.grouped_mm import grouped_mm, grouped_mm_supported
 from paco_torchrl.nn.task_weights import TaskWeights
 
 # Per-sample weights are gathered (B·out·in elements) up to this budget; larger
@@ -143,8 +148,12 @@ class CompositionalMLP(nn.Module):
         identical_init: all ``K`` copies of ``Φ`` equal at init (original PaCo code).
         w_init: init of a newly created :class:`TaskWeights`.
         normalize_w: unit-norm ``w`` for a newly created :class:`TaskWeights`.
-        check_layout: in eager mode, verify that a batch whose leading dim is
-            ``T`` is task-major before taking the grouped path.
+        task_major: promise that every batch with at least two dims whose leading
+            dim is ``T`` is task-major (``task_id[τ] == τ``); such batches then skip the sort
+            (or, without grouped matmul, take one ``baddbmm``). Default ``False``: every
+            layout is handled exactly without it. See :func:`assume_task_major`.
+        check_layout: in eager mode, verify the ``task_major`` promise on every call and
+            raise ``ValueError`` when it is broken (one host sync per call: for debugging).
 
     Examples:
         >>> import torch
@@ -170,7 +179,8 @@ class CompositionalMLP(nn.Module):
         identical_init: bool = True,
         w_init: str = "normal",
         normalize_w: bool = False,
-        check_layout: bool = True,
+        task_major: bool = False,
+        check_layout: bool = False,
     ) -> None:
         super().__init__()
         if compositional not in ("all", "output"):
@@ -186,6 +196,7 @@ class CompositionalMLP(nn.Module):
         self.num_tasks = num_tasks
         self.num_param_sets = num_param_sets
         self.compositional = compositional
+        self.task_major = task_major
         self.check_layout = check_layout
         self.activation_cls = activation
         self.activation = activation()
@@ -203,35 +214,72 @@ class CompositionalMLP(nn.Module):
         self.in_features = in_features
         self.out_features = out_features
 
-    def _grouped(self, batch_shape: torch.Size, task_id: torch.Tensor) -> bool:
-        if len(batch_shape) < 2 or batch_shape[0] != self.num_tasks:
+    def _is_task_major(self, batch_shape: torch.Size, task_id: torch.Tensor) -> bool:
+        """Whether to treat the batch as task-major: the caller's promise, checked only on request."""
+        if not self.task_major or len(batch_shape) < 2 or batch_shape[0] != self.num_tasks:
             return False
-        if (
-            not self.check_layout
-            or torch.compiler.is_compiling()
-            or _is_batched(task_id)
-        ):
-            return True
-        expected = torch.arange(self.num_tasks, device=task_id.device)
-        return bool((task_id == expected.view(-1, *([1] * (task_id.dim() - 1)))).all())
+        if self.check_layout and not torch.compiler.is_compiling() and not _is_batched(task_id):
+            expected = torch.arange(self.num_tasks, device=task_id.device)
+            if not bool((task_id == expected.view(-1, *([1] * (task_id.dim() - 1)))).all()):
+                raise ValueError("task_major=True but the batch's task_id is not task-major (task_id[τ] != τ)")
+        return True
 
     def forward(self, x: torch.Tensor, task_id: torch.Tensor) -> torch.Tensor:
         """``x [*batch, in]``, ``task_id`` int64 ``[*batch]`` -> ``[*batch, out]``."""
         batch_shape = x.shape[:-1]
         w_all = self.task_weights.matrix()
-        if self._grouped(batch_shape, task_id):
-            h = x.reshape(self.num_tasks, -1, x.shape[-1])
-            for i, layer in enumerate(self.layers):
-                if isinstance(layer, CompositionalLinear):
-                    weight, bias = layer.compose(w_all)
-                    h = torch.baddbmm(bias.unsqueeze(-2), h, weight.transpose(-1, -2))
-                else:
-                    h = layer(h)
-                if i < len(self.layers) - 1:
-                    h = self.activation(h)
-            return h.reshape(*batch_shape, h.shape[-1])
+        task_major = self._is_task_major(batch_shape, task_id)
         h = x.reshape(-1, x.shape[-1])
         tid = task_id.reshape(-1)
+        batch = h.shape[0]
+        if batch > self.num_tasks and not torch.compiler.is_compiling() and grouped_mm_supported(h.device, h.dtype):
+            out = self._forward_sorted(h, tid, w_all, task_major)
+        elif task_major:
+            out = self._forward_task_major(h, w_all)
+        else:
+            out = self._forward_per_sample(h, tid, w_all)
+        return out.reshape(*batch_shape, out.shape[-1])
+
+    def _forward_sorted(
+        self, h: torch.Tensor, tid: torch.Tensor, w_all: torch.Tensor, task_major: bool
+    ) -> torch.Tensor:
+        tasks = torch.arange(self.num_tasks, device=tid.device, dtype=tid.dtype)
+        if task_major:
+            sorted_tid, perm = tid, None
+            offs = (tasks + 1).to(torch.int32) * (h.shape[0] // self.num_tasks)
+        else:
+            sorted_tid, perm = torch.sort(tid, stable=True)
+            offs = torch.searchsorted(sorted_tid, tasks, right=True).to(torch.int32)
+            h = h[perm]
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, CompositionalLinear):
+                weight, bias = layer.compose(w_all)
+                h = grouped_mm(h, weight.transpose(-1, -2), offs)
+                if bias is not None:
+                    h = h + bias[sorted_tid]
+            else:
+                h = layer(h)
+            if i < len(self.layers) - 1:
+                h = self.activation(h)
+        if perm is None:
+            return h
+        positions = torch.arange(perm.shape[-1], device=perm.device, dtype=perm.dtype)
+        inverse = torch.empty_like(perm).scatter(-1, perm, positions.expand_as(perm))
+        return h[inverse]
+
+    def _forward_task_major(self, h: torch.Tensor, w_all: torch.Tensor) -> torch.Tensor:
+        h = h.reshape(self.num_tasks, -1, h.shape[-1])
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, CompositionalLinear):
+                weight, bias = layer.compose(w_all)
+                h = torch.baddbmm(bias.unsqueeze(-2), h, weight.transpose(-1, -2))
+            else:
+                h = layer(h)
+            if i < len(self.layers) - 1:
+                h = self.activation(h)
+        return h.reshape(-1, h.shape[-1])
+
+    def _forward_per_sample(self, h: torch.Tensor, tid: torch.Tensor, w_all: torch.Tensor) -> torch.Tensor:
         w = w_all[tid]
         batch = h.shape[0]
         # gather costs T·K·in·out (compose) + B·in·out; mix costs B·K·in·out: gather wins for T < B.
@@ -246,7 +294,7 @@ class CompositionalMLP(nn.Module):
                 h = layer(h, w)
             if i < len(self.layers) - 1:
                 h = self.activation(h)
-        return h.reshape(*batch_shape, h.shape[-1])
+        return h
 
     @torch.no_grad()
     def instantiate(self, task_id: int) -> nn.Sequential:
@@ -270,3 +318,23 @@ class CompositionalMLP(nn.Module):
             if i < len(self.layers) - 1:
                 modules.append(self.activation_cls())
         return nn.Sequential(*modules).to(self.layers[0].weight.device)
+
+
+def assume_task_major(module: nn.Module, task_major: bool = True) -> nn.Module:
+    """Sets ``task_major`` on every :class:`CompositionalMLP` inside ``module`` (returned as is).
+
+    Call it on networks whose ``[T, n, ...]`` inputs are always task-major, e.g. trained only on
+    :class:`~paco_torchrl.data.TaskBalancedReplayBuffer` batches: such batches then skip the sort
+    (CPU) or take one ``baddbmm`` instead of the ``K``-mix (CUDA, ``torch.compile``). Results are
+    wrong for a ``[T, n]`` batch that breaks the promise; ``check_layout=True`` catches that.
+
+    Examples:
+        >>> import torch
+        >>> mlp = assume_task_major(CompositionalMLP(4, 2, num_cells=8, num_tasks=3, num_param_sets=2))
+        >>> mlp.task_major
+        True
+    """
+    for sub in module.modules():
+        if isinstance(sub, CompositionalMLP):
+            sub.task_major = task_major
+    return module

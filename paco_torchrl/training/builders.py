@@ -12,6 +12,7 @@ from torchrl.envs import EnvBase
 
 from paco_torchrl.algos import ALGOS
 from paco_torchrl.data import TaskBalancedReplayBuffer
+from paco_torchrl.nn import assume_task_major
 from paco_torchrl.objectives import PaCoUpdateStep, WReset, make_paco_optimizer
 from paco_torchrl.training.config import task_names
 from paco_torchrl.training.losses import make_loss
@@ -103,8 +104,9 @@ def make_agent(cfg: DictConfig, env: EnvBase, device: torch.device) -> SimpleNam
     observation_dim = env.observation_spec["observation"].shape[-1]
     action_spec = env.action_spec[0] if env.action_spec.ndim > 1 else env.action_spec
     actor, critics = algo.build_networks(cfg, observation_dim, action_spec, num_tasks)
-    actor = actor.to(device)
-    critics = [q.to(device) for q in critics]
+    # Updates draw from make_replay's TaskBalancedReplayBuffer: [T, n] batches are task-major.
+    actor = assume_task_major(actor.to(device))
+    critics = [assume_task_major(q.to(device)) for q in critics]
     parts = make_loss(cfg, observation_dim, action_spec, num_tasks, actor, critics, device)
     loss = parts.loss
     optimizer = make_paco_optimizer(

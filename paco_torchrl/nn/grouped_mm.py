@@ -1,0 +1,163 @@
+"""Grouped matmul over rows sorted by task: a custom op with autograd and a vmap rule (eager mode).
+
+``grouped_mm(a [B, in], b [T, in, out], offs [T])`` multiplies the rows ``offs[τ-1]:offs[τ]`` of
+``a`` by ``b[τ]`` (``offs``: int32 cumulative group ends, ``offs[-1] == B``; empty groups allowed)
+in one call that costs about what one ``[B, in] × [in, out]`` matmul costs. It wraps
+``torch.nn.functional.grouped_mm`` (``torch._grouped_mm`` where the former is missing) and adds
+what the raw operator lacks here:
+
+* a backward of two grouped matmuls on a contiguous output gradient (the stock backward
+  rejects an expanded one, e.g. from ``y.sum().backward()``);
+* a vmap rule that folds the vmapped dim into the groups (``N`` stacked weight sets: ``N·T``
+  groups over ``N·B`` rows), so the twin critics vmapped over stacked parameters take one call
+  instead of the per-sample fallback loop;
+* zero padding of ``in`` / ``out`` to 16 bytes, which the kernel requires of every stride
+  (obs 39, action 4, a 1-unit Q head); padding the contraction with zeros is exact.
+
+:func:`grouped_mm_supported` says where it may be used: on the CPU, for the dtypes that a tiny
+probe at import accepted. On CUDA, float32 ``grouped_mm`` falls back to a per-group loop that
+reads ``offs`` on the host (a device sync per call), so it is not used there. Nor is it used
+under ``torch.compile``: the stock meta function accepts bfloat16 only, and dynamo traces neither
+an ``autograd.Function`` under ``vmap`` nor a custom op's autograd under ``torch.func.grad`` (the
+compiled actor loss), so compiled code takes :class:`~paco_torchrl.nn.CompositionalMLP`'s other paths.
+Double backward through it is not supported (the weight gradient is not differentiable).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+_RAW = getattr(F, "grouped_mm", None) or getattr(torch, "_grouped_mm", None)
+
+
+def _probe(dtype: torch.dtype) -> bool:
+    """Whether the raw op runs on the CPU for ``dtype`` (forward and weight-gradient forms)."""
+    if _RAW is None:
+        return False
+    try:
+        a, b = torch.ones(4, 4, dtype=dtype), torch.ones(2, 4, 4, dtype=dtype)
+        offs = torch.tensor([1, 4], dtype=torch.int32)
+        out, wgrad = _RAW(a, b, offs=offs), _RAW(a.t(), a, offs=offs)
+        return out.shape == (4, 4) and wgrad.shape == (2, 4, 4) and float(out[3, 0]) == 4.0
+    except (RuntimeError, NotImplementedError, TypeError, ValueError):
+        return False
+
+
+_CPU_DTYPES = frozenset(dt for dt in (torch.float32, torch.bfloat16) if _probe(dt))
+
+
+def grouped_mm_supported(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether :func:`grouped_mm` is exact and free of host syncs for tensors of ``device`` / ``dtype``.
+
+    Decided from static facts only (device type, dtype, an import-time CPU probe), so it costs
+    nothing per call and traces to a constant under ``torch.compile``.
+    """
+    return device.type == "cpu" and dtype in _CPU_DTYPES
+
+
+def _pad_cols(t: torch.Tensor, cols: int) -> torch.Tensor:
+    return F.pad(t, (0, cols - t.shape[-1])) if cols != t.shape[-1] else t
+
+
+def _round_up(n: int, elem_size: int) -> int:
+    m = max(1, 16 // elem_size)
+    return -(-n // m) * m
+
+
+@torch.library.custom_op("paco_torchrl::grouped_mm", mutates_args=())
+def _grouped_mm(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+    size_in, size_out = b.shape[-2:]
+    pad_in, pad_out = _round_up(size_in, a.element_size()), _round_up(size_out, a.element_size())
+    if pad_in != size_in or pad_out != size_out:
+        b = F.pad(b, (0, pad_out - size_out, 0, pad_in - size_in))
+    out = _RAW(_pad_cols(a, pad_in).contiguous(), b, offs=offs)
+    return out[:, :size_out].contiguous() if pad_out != size_out else out
+
+
+@torch.library.custom_op("paco_torchrl::grouped_mm_weight_grad", mutates_args=())
+def _grouped_mm_weight_grad(a: torch.Tensor, grad: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+    """Per group ``a[rows]ᵀ @ grad[rows]``: ``[T, in, out]`` (zeros for an empty group)."""
+    size_in, size_out = a.shape[-1], grad.shape[-1]
+    pad_in, pad_out = _round_up(size_in, a.element_size()), _round_up(size_out, a.element_size())
+    out = _RAW(_pad_cols(a, pad_in).contiguous().t(), _pad_cols(grad, pad_out).contiguous(), offs=offs)
+    if pad_in != size_in or pad_out != size_out:
+        out = out[:, :size_in, :size_out].contiguous()
+    return out
+
+
+class _GroupedMM(torch.autograd.Function):
+    """Autograd (and eager ``torch.func.grad``) rule of :func:`grouped_mm`; vmap reaches the ops' own rules."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+        return _grouped_mm(a, b, offs)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        a, b, offs = inputs
+        ctx.save_for_backward(a, b, offs)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        a, b, offs = ctx.saved_tensors
+        grad = grad.contiguous()  # an expanded (stride-0) gradient is rejected by the kernel
+        grad_a = _GroupedMM.apply(grad, b.transpose(-2, -1), offs) if ctx.needs_input_grad[0] else None
+        grad_b = _grouped_mm_weight_grad(a, grad, offs) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b, None
+
+
+def _batch_first(t: torch.Tensor, dim: int | None, n: int) -> torch.Tensor:
+    return t.movedim(dim, 0) if dim is not None else t.expand(n, *t.shape)
+
+
+def _fold_offs(offs: torch.Tensor, dim: int | None, n: int, rows: int) -> torch.Tensor:
+    """Group ends of ``n`` stacked problems of ``rows`` rows each: ``[n·T]``."""
+    shift = torch.arange(n, device=offs.device, dtype=offs.dtype).unsqueeze(-1) * rows
+    return (_batch_first(offs, dim, n) + shift).reshape(-1)
+
+
+@_grouped_mm.register_vmap
+def _(info, in_dims, a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor):
+    n = info.batch_size
+    a = _batch_first(a, in_dims[0], n)
+    b = _batch_first(b, in_dims[1], n)
+    rows = a.shape[1]
+    out = _grouped_mm(a.reshape(n * rows, -1), b.reshape(-1, *b.shape[-2:]), _fold_offs(offs, in_dims[2], n, rows))
+    return out.view(n, rows, -1), 0
+
+
+@_grouped_mm_weight_grad.register_vmap
+def _(info, in_dims, a: torch.Tensor, grad: torch.Tensor, offs: torch.Tensor):
+    n = info.batch_size
+    a = _batch_first(a, in_dims[0], n)
+    grad = _batch_first(grad, in_dims[1], n)
+    rows = a.shape[1]
+    out = _grouped_mm_weight_grad(
+        a.reshape(n * rows, -1), grad.reshape(n * rows, -1), _fold_offs(offs, in_dims[2], n, rows)
+    )
+    return out.view(n, -1, *out.shape[-2:]), 0
+
+
+def grouped_mm(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+    """Rows ``offs[τ-1]:offs[τ]`` of ``a [B, in]`` times ``b[τ]`` (``b: [T, in, out]``) -> ``[B, out]``.
+
+    Args:
+        a: rows sorted by group.
+        b: one ``[in, out]`` matrix per group.
+        offs: int32 ``[T]`` cumulative group ends, non-decreasing, ``offs[-1] == B``.
+
+    Use only where :func:`grouped_mm_supported` holds for ``a``.
+
+    Examples:
+        >>> import torch
+        >>> a, b = torch.randn(5, 3), torch.randn(2, 3, 4)
+        >>> out = grouped_mm(a, b, torch.tensor([2, 5], dtype=torch.int32))
+        >>> torch.allclose(out, torch.cat([a[:2] @ b[0], a[2:] @ b[1]]), atol=1e-6)
+        True
+    """
+    return _GroupedMM.apply(a, b, offs)
+
+
+__all__ = ["grouped_mm", "grouped_mm_supported"]
