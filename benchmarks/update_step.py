@@ -1,13 +1,17 @@
-"""Time one full PaCo update against a plain-MLP MT-SAC update, side by side in one process.
+"""Time one full PaCo update against plain-MLP MT-SAC updates, side by side in one process.
 
     python benchmarks/update_step.py                 # K=5, 3x400, batch 1280, 10 tasks, MT10 shapes
-    python benchmarks/update_step.py --threads 1 --rounds 5
+    python benchmarks/update_step.py --threads 1 --rounds 3 --layout both
 
-Both updates run the same `MultiTaskSACLoss` + `PaCoUpdateStep` (per-task α, twin critics, target
-soft update; PaCo adds maskout and w-reset) on the same task-major [10, 128] batch; only the networks
-differ (PaCo: Φ with K=5 copies and W; MT-SAC: ReLU MLPs with the one-hot task id appended). Rounds
-alternate between the two so that machine noise hits both alike; the figure is the median over rounds
-of the mean time per update.
+PaCo and MT-SAC run the same `MultiTaskSACLoss` + `PaCoUpdateStep` (per-task α, twin critics, target
+soft update; PaCo adds maskout and w-reset); only the networks differ (PaCo: Φ with K=5 copies and W,
+marked task-major as the training loop marks them; MT-SAC: ReLU MLPs with the one-hot task id
+appended). `stock MT-SAC` is TorchRL's own `SACLoss` (one α, mean reduction, Q-form actor loss) on
+the MT-SAC networks, one fused Adam over all its parameters and `SoftUpdate`: what a TorchRL user
+writes. Layouts: `task_major` is the balanced sampler's [10, 128] batch; `flat_random` a flat [1280]
+batch with uniformly random task ids, as a stock `ReplayBuffer` returns. Rounds alternate between
+all variants so that machine noise hits them alike; a figure is the median over rounds of the mean
+time per update.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from omegaconf import OmegaConf
 from tensordict import TensorDict
 from torchrl.data import Bounded
 
+from paco_torchrl import nn as paco_nn
 from paco_torchrl.algos import ALGOS
 from paco_torchrl.nn import CompositionalMLP
 from paco_torchrl.objectives import MultiTaskSACLoss, PaCoUpdateStep, WReset, make_paco_optimizer
@@ -39,6 +44,8 @@ def make_update(
     cfg.paco.num_param_sets = num_param_sets
     cfg.network.num_cells = cells
     actor, critics = ALGOS[algo].build_networks(cfg, OBS, Bounded(-1.0, 1.0, (ACT,)), num_tasks)
+    if hasattr(paco_nn, "assume_task_major"):  # as make_agent does (absent before the any-layout path)
+        actor, critics = paco_nn.assume_task_major(actor), [paco_nn.assume_task_major(q) for q in critics]
     loss = MultiTaskSACLoss(actor, critics, num_tasks, actor_loss_form=actor_loss_form, deactivate_vmap=not vmap)
     optimizer = make_paco_optimizer(loss)
     from torchrl.objectives import SoftUpdate
@@ -48,9 +55,35 @@ def make_update(
     return PaCoUpdateStep(loss, optimizer, SoftUpdate(loss, tau=0.005), w_reset=w_reset, loss_maskout=bool(weights))
 
 
-def make_batch(num_tasks: int, per_task: int) -> TensorDict:
-    tid = torch.arange(num_tasks)[:, None].expand(num_tasks, per_task)
-    shape = (num_tasks, per_task)
+def make_stock_update(num_tasks: int, cells: list[int]):
+    """TorchRL's stock `SACLoss` on the MT-SAC networks: loss, one fused Adam step, soft target update."""
+    from torchrl.objectives import SACLoss, SoftUpdate
+
+    cfg = OmegaConf.structured(RunConfig)
+    cfg.network.num_cells = cells
+    actor, critics = ALGOS["mtsac"].build_networks(cfg, OBS, Bounded(-1.0, 1.0, (ACT,)), num_tasks)
+    loss = SACLoss(actor, critics, action_spec=Bounded(-1.0, 1.0, (ACT,)))
+    optimizer = torch.optim.Adam(loss.parameters(), lr=3e-4, fused=True)
+    target = SoftUpdate(loss, tau=0.005)
+
+    def update(batch: TensorDict) -> None:
+        losses = loss(batch)
+        total = losses["loss_actor"] + losses["loss_qvalue"] + losses["loss_alpha"]
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        target.step()
+
+    return update
+
+
+def make_batch(num_tasks: int, per_task: int, layout: str = "task_major") -> TensorDict:
+    if layout == "task_major":
+        tid = torch.arange(num_tasks)[:, None].expand(num_tasks, per_task)
+        shape = (num_tasks, per_task)
+    else:  # flat_random: what a stock ReplayBuffer over a mixed-task storage returns
+        shape = (num_tasks * per_task,)
+        tid = torch.randint(0, num_tasks, shape)
     return TensorDict(
         {
             "observation": torch.randn(*shape, OBS),
@@ -106,6 +139,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--actor-loss-form", default="dqda", choices=["dqda", "q"])
+    parser.add_argument("--layout", default="both", choices=["task_major", "flat_random", "both"],
+                        help="batch layout(s): the balanced sampler's [T, n], a flat [B] with random task ids, or both")
     parser.add_argument("--no-tune-malloc", action="store_true", help="keep glibc's default malloc settings")
     parser.add_argument(
         "--decompose",
@@ -117,37 +152,51 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     tuned = False if args.no_tune_malloc else tune_malloc()
     torch.manual_seed(0)
-    batch = make_batch(args.tasks, args.batch // args.tasks)
+    layouts = ["task_major", "flat_random"] if args.layout == "both" else [args.layout]
+    batches = {layout: make_batch(args.tasks, args.batch // args.tasks, layout) for layout in layouts}
     updates = {
         "paco": make_update("paco", args.tasks, args.k, args.cells, args.actor_loss_form),
         "mtsac": make_update("mtsac", args.tasks, args.k, args.cells, args.actor_loss_form),
+        "stock": make_stock_update(args.tasks, args.cells),
     }
-    variants = {"paco": None, "mtsac": None}
+    variants = {"paco": None, "mtsac": None, "stock": None}
     if args.decompose:
         variants.update({"paco: bmm, no compose": _forward_bmm_without_compose, "paco: single linear": _forward_single_linear})
     for update in updates.values():  # warm-up (allocator, Adam state)
-        time_updates(update, batch, 3)
-    times: dict[str, list[float]] = {name: [] for name in variants}
+        for batch in batches.values():
+            time_updates(update, batch, 2)
+    times: dict[tuple[str, str], list[float]] = {(n, layout): [] for n in variants for layout in layouts}
     original = CompositionalMLP.forward
     for _ in range(args.rounds):
-        for name, forward in variants.items():
-            CompositionalMLP.forward = forward or original
-            update = updates["mtsac" if name == "mtsac" else "paco"]
-            times[name].append(time_updates(update, batch, args.steps))
-        CompositionalMLP.forward = original
-    paco, mtsac = (statistics.median(times[n]) for n in ("paco", "mtsac"))
+        for layout in layouts:
+            for name, forward in variants.items():
+                if forward is not None and layout != "task_major":
+                    continue  # the decomposition variants assume a task-major batch
+                CompositionalMLP.forward = forward or original
+                update = updates[name if name in ("mtsac", "stock") else "paco"]
+                times[name, layout].append(time_updates(update, batches[layout], args.steps))
+            CompositionalMLP.forward = original
     print(
         f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"threads {args.threads}; T={args.tasks} K={args.k} cells={args.cells} batch={args.batch} "
         f"actor_loss_form={args.actor_loss_form}; tune_malloc={tuned}; {args.rounds} rounds x {args.steps} updates"
     )
-    print(f"PaCo update   {paco * 1e3:8.1f} ms  (rounds: {', '.join(f'{t * 1e3:.1f}' for t in times['paco'])})")
-    print(f"MT-SAC update {mtsac * 1e3:8.1f} ms  (rounds: {', '.join(f'{t * 1e3:.1f}' for t in times['mtsac'])})")
-    for name in variants:
-        if name.startswith("paco: "):
-            t = statistics.median(times[name])
-            print(f"{name:22s} {t * 1e3:8.1f} ms  (ratio to MT-SAC {t / mtsac:.3f})")
-    print(f"ratio PaCo / MT-SAC = {paco / mtsac:.3f}  (target <= 1.25)")
+    labels = {"paco": "PaCo update", "mtsac": "MT-SAC update", "stock": "stock MT-SAC (SACLoss)"}
+    median = {key: statistics.median(t) for key, t in times.items() if t}
+    for layout in layouts:
+        print(f"-- layout {layout}")
+        for name in ("paco", "mtsac", "stock"):
+            rounds = ", ".join(f"{t * 1e3:.1f}" for t in times[name, layout])
+            print(f"{labels[name]:24s} {median[name, layout] * 1e3:8.1f} ms  (rounds: {rounds})")
+        for name in variants:
+            if name.startswith("paco: ") and (name, layout) in median:
+                t = median[name, layout]
+                print(f"{name:24s} {t * 1e3:8.1f} ms  (ratio to MT-SAC {t / median['mtsac', layout]:.3f})")
+    header = f"{'ratio':24s}" + "".join(f"{layout:>14s}" for layout in layouts)
+    print(header)
+    for name, target in (("mtsac", "1.10 task-major"), ("stock", "1.25 flat_random")):
+        cells = "".join(f"{median['paco', layout] / median[name, layout]:14.3f}" for layout in layouts)
+        print(f"{'PaCo / ' + ('MT-SAC' if name == 'mtsac' else 'stock MT-SAC'):24s}{cells}   (target <= {target})")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ device tensor on the host, all shapes static):
   from ``searchsorted`` on the sorted ids (no ``bincount``), every compositional layer composes
   its ``T`` weights once (``T·K·in·out`` flops, a few % of the batch matmul) and applies them with
   one grouped matmul (about the cost of one plain ``[B, in] × [in, out]`` matmul), the per-task
-  bias is added as ``bias[sorted_id]``, and the inverse permutation restores the input order at
-  the output. Any layout: flat batches from a stock TorchRL replay buffer, ``[T, n]`` batches,
-  extra batch dims, tasks missing from the batch. Under ``vmap`` over stacked parameters (the
+  bias is added as ``bias[sorted_id]`` (an embedding lookup), and the inverse permutation
+  restores the input order at the output. Any layout: flat batches from a stock TorchRL replay
+  buffer, ``[T, n]`` batches, extra batch dims, tasks missing from the batch. Under ``vmap`` over stacked parameters (the
   twin critics) the vmapped dim is folded into the groups.
 * **task-major** — a batch ``[T, n, ...]`` of a network told that such batches are task-major
   (``task_major=True``: ``task_id[τ] == τ``, as the balanced replay sampler produces). The sorted
@@ -255,8 +255,8 @@ class CompositionalMLP(nn.Module):
             if isinstance(layer, CompositionalLinear):
                 weight, bias = layer.compose(w_all)
                 h = grouped_mm(h, weight.transpose(-1, -2), offs)
-                if bias is not None:
-                    h = h + bias[sorted_tid]
+                if bias is not None:  # embedding: a cheaper backward than indexing's scatter-add
+                    h = h + nn.functional.embedding(sorted_tid, bias)
             else:
                 h = layer(h)
             if i < len(self.layers) - 1:

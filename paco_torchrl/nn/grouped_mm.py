@@ -76,12 +76,16 @@ def _grouped_mm(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.T
 
 @torch.library.custom_op("paco_torchrl::grouped_mm_weight_grad", mutates_args=())
 def _grouped_mm_weight_grad(a: torch.Tensor, grad: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
-    """Per group ``a[rows]ᵀ @ grad[rows]``: ``[T, in, out]`` (zeros for an empty group)."""
+    """Per group ``grad[rows]ᵀ @ a[rows]``: ``[T, out, in]`` (zeros for an empty group).
+
+    Laid out as the composed weight ``[T, out, in]`` so that its gradient flows back into
+    ``compose`` without a transposing copy.
+    """
     size_in, size_out = a.shape[-1], grad.shape[-1]
     pad_in, pad_out = _round_up(size_in, a.element_size()), _round_up(size_out, a.element_size())
-    out = _RAW(_pad_cols(a, pad_in).contiguous().t(), _pad_cols(grad, pad_out).contiguous(), offs=offs)
+    out = _RAW(_pad_cols(grad, pad_out).contiguous().t(), _pad_cols(a, pad_in).contiguous(), offs=offs)
     if pad_in != size_in or pad_out != size_out:
-        out = out[:, :size_in, :size_out].contiguous()
+        out = out[:, :size_out, :size_in].contiguous()
     return out
 
 
@@ -104,7 +108,7 @@ class _GroupedMM(torch.autograd.Function):
         a, b, offs = ctx.saved_tensors
         grad = grad.contiguous()  # an expanded (stride-0) gradient is rejected by the kernel
         grad_a = _GroupedMM.apply(grad, b.transpose(-2, -1), offs) if ctx.needs_input_grad[0] else None
-        grad_b = _grouped_mm_weight_grad(a, grad, offs) if ctx.needs_input_grad[1] else None
+        grad_b = _grouped_mm_weight_grad(a, grad, offs).transpose(-2, -1) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b, None
 
 
