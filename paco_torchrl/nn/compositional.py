@@ -17,9 +17,9 @@ device tensor on the host, all shapes static):
   buffer, ``[T, n]`` batches, extra batch dims, tasks missing from the batch. Under ``vmap`` over stacked parameters (the
   twin critics) the vmapped dim is folded into the groups.
 * **task-major** — a batch ``[T, n, ...]`` of a network told that such batches are task-major
-  (``task_major=True``: ``task_id[τ] == τ``, as the balanced replay sampler produces). The sorted
-  path then skips the sort (static group ends); where it is unavailable (CUDA, ``torch.compile``)
-  the per-task weights are applied with one ``baddbmm``. The promise is not checked unless
+  (``task_major=True``: ``task_id[τ] == τ``, as the balanced replay sampler produces): the
+  per-task weights are applied with one ``baddbmm``, on every device and under ``torch.compile``
+  (at the MT10 shapes as fast as the sorted path, and much cheaper for small networks). The promise is not checked unless
   ``check_layout=True`` (a debugging aid that syncs: it raises ``ValueError`` on a broken promise).
 * **mix** — at most ``T`` samples (collection, evaluation), and the fallback for larger batches
   beyond the gather budget: the ``K`` layer outputs are computed and mixed with ``w``
@@ -149,8 +149,8 @@ class CompositionalMLP(nn.Module):
         w_init: init of a newly created :class:`TaskWeights`.
         normalize_w: unit-norm ``w`` for a newly created :class:`TaskWeights`.
         task_major: promise that every batch with at least two dims whose leading
-            dim is ``T`` is task-major (``task_id[τ] == τ``); such batches then skip the sort
-            (or, without grouped matmul, take one ``baddbmm``). Default ``False``: every
+            dim is ``T`` is task-major (``task_id[τ] == τ``); such batches then take one
+            ``baddbmm`` instead of being sorted (or, on CUDA, mixed). Default ``False``: every
             layout is handled exactly without it. See :func:`assume_task_major`.
         check_layout: in eager mode, verify the ``task_major`` promise on every call and
             raise ``ValueError`` when it is broken (one host sync per call: for debugging).
@@ -232,25 +232,19 @@ class CompositionalMLP(nn.Module):
         h = x.reshape(-1, x.shape[-1])
         tid = task_id.reshape(-1)
         batch = h.shape[0]
-        if batch > self.num_tasks and not torch.compiler.is_compiling() and grouped_mm_supported(h.device, h.dtype):
-            out = self._forward_sorted(h, tid, w_all, task_major)
-        elif task_major:
+        if task_major:  # one baddbmm: at least as fast as the sorted path, and far cheaper for small nets
             out = self._forward_task_major(h, w_all)
+        elif batch > self.num_tasks and not torch.compiler.is_compiling() and grouped_mm_supported(h.device, h.dtype):
+            out = self._forward_sorted(h, tid, w_all)
         else:
             out = self._forward_per_sample(h, tid, w_all)
         return out.reshape(*batch_shape, out.shape[-1])
 
-    def _forward_sorted(
-        self, h: torch.Tensor, tid: torch.Tensor, w_all: torch.Tensor, task_major: bool
-    ) -> torch.Tensor:
+    def _forward_sorted(self, h: torch.Tensor, tid: torch.Tensor, w_all: torch.Tensor) -> torch.Tensor:
         tasks = torch.arange(self.num_tasks, device=tid.device, dtype=tid.dtype)
-        if task_major:
-            sorted_tid, perm = tid, None
-            offs = (tasks + 1).to(torch.int32) * (h.shape[0] // self.num_tasks)
-        else:
-            sorted_tid, perm = torch.sort(tid, stable=True)
-            offs = torch.searchsorted(sorted_tid, tasks, right=True).to(torch.int32)
-            h = h[perm]
+        sorted_tid, perm = torch.sort(tid, stable=True)
+        offs = torch.searchsorted(sorted_tid, tasks, right=True).to(torch.int32)
+        h = h[perm]
         for i, layer in enumerate(self.layers):
             if isinstance(layer, CompositionalLinear):
                 weight, bias = layer.compose(w_all)
@@ -261,8 +255,6 @@ class CompositionalMLP(nn.Module):
                 h = layer(h)
             if i < len(self.layers) - 1:
                 h = self.activation(h)
-        if perm is None:
-            return h
         positions = torch.arange(perm.shape[-1], device=perm.device, dtype=perm.dtype)
         inverse = torch.empty_like(perm).scatter(-1, perm, positions.expand_as(perm))
         return h[inverse]
@@ -324,8 +316,8 @@ def assume_task_major(module: nn.Module, task_major: bool = True) -> nn.Module:
     """Sets ``task_major`` on every :class:`CompositionalMLP` inside ``module`` (returned as is).
 
     Call it on networks whose ``[T, n, ...]`` inputs are always task-major, e.g. trained only on
-    :class:`~paco_torchrl.data.TaskBalancedReplayBuffer` batches: such batches then skip the sort
-    (CPU) or take one ``baddbmm`` instead of the ``K``-mix (CUDA, ``torch.compile``). Results are
+    :class:`~paco_torchrl.data.TaskBalancedReplayBuffer` batches: such batches then take one
+    ``baddbmm`` instead of the sort (CPU) or the ``K``-mix (CUDA, ``torch.compile``). Results are
     wrong for a ``[T, n]`` batch that breaks the promise; ``check_layout=True`` catches that.
 
     Examples:

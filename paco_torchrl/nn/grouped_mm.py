@@ -90,9 +90,7 @@ def _grouped_mm_weight_grad(a: torch.Tensor, grad: torch.Tensor, offs: torch.Ten
 
 
 class _GroupedMM(torch.autograd.Function):
-    """Autograd (and eager ``torch.func.grad``) rule of :func:`grouped_mm`; vmap reaches the ops' own rules."""
-
-    generate_vmap_rule = True
+    """Autograd (and eager ``torch.func``) rule of :func:`grouped_mm`; vmap folds into the groups."""
 
     @staticmethod
     def forward(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
@@ -110,6 +108,16 @@ class _GroupedMM(torch.autograd.Function):
         grad_a = _GroupedMM.apply(grad, b.transpose(-2, -1), offs) if ctx.needs_input_grad[0] else None
         grad_b = _grouped_mm_weight_grad(a, grad, offs).transpose(-2, -1) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b, None
+
+    @staticmethod
+    def vmap(info, in_dims, a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor):
+        n = info.batch_size
+        a = _batch_first(a, in_dims[0], n)
+        b = _batch_first(b, in_dims[1], n)
+        rows = a.shape[1]
+        folded = _fold_offs(offs, in_dims[2], n, rows)
+        out = _GroupedMM.apply(a.reshape(n * rows, -1), b.reshape(-1, *b.shape[-2:]), folded)
+        return out.view(n, rows, -1), 0
 
 
 def _batch_first(t: torch.Tensor, dim: int | None, n: int) -> torch.Tensor:
