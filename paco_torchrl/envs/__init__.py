@@ -1,4 +1,5 @@
-"""Multi-task environments: Meta-World MT10/MT50 (one TorchRL env, task-major batch) and a toy point env.
+"""Multi-task environments: Meta-World MT10/MT50 (one TorchRL env, task-major batch), a toy point env
+and the non-finite guard of training envs.
 
 Examples:
     >>> from paco_torchrl.envs import MultiTaskPointEnv, make_metaworld_env
@@ -7,6 +8,7 @@ Examples:
 """
 from __future__ import annotations
 
+from paco_torchrl.envs.guard import NonFiniteGuard, drop_nonfinite, nonfinite_flags
 from paco_torchrl.envs.metaworld import (
     BACKENDS,
     MetaWorldTaskEnv,
@@ -23,9 +25,12 @@ __all__ = [
     "MetaWorldTaskEnv",
     "MetaWorldVecEnv",
     "MultiTaskPointEnv",
+    "NonFiniteGuard",
     "benchmark_task_names",
+    "drop_nonfinite",
     "env_task_names",
     "make_metaworld_env",
+    "nonfinite_flags",
     "resolve_tasks",
     "resolve_toy_tasks",
     "toy_task_names",

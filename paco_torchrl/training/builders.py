@@ -12,6 +12,7 @@ from torchrl.envs import EnvBase
 
 from paco_torchrl.algos import ALGOS
 from paco_torchrl.data import TaskBalancedReplayBuffer
+from paco_torchrl.envs.guard import NonFiniteGuard
 from paco_torchrl.nn import assume_task_major
 from paco_torchrl.objectives import PaCoUpdateStep, WReset, make_paco_optimizer
 from paco_torchrl.training.config import task_names
@@ -39,8 +40,15 @@ def make_env(
     ``evaluation=True``, for evaluation too unless ``eval.goals=held_out``, which evaluates on the
     goal set of ``goal_set_seed + 10_000``. Meta-World itself steps on the CPU; ``device`` only
     places the returned tensors, so the policy, the collector and the evaluation all see tensors on
-    the training device.
+    the training device. A training env (``evaluation=False``) is wrapped in a
+    :class:`~paco_torchrl.envs.guard.NonFiniteGuard`: a NaN/inf observation or reward cuts the
+    episode and flags the step, which the loop then keeps out of the replay.
     """
+    env = _make_base_env(cfg, seed, device, evaluation)
+    return env if evaluation else NonFiniteGuard.wrap(env)
+
+
+def _make_base_env(cfg: DictConfig, seed: int, device: torch.device | str, evaluation: bool) -> EnvBase:
     e = cfg.env
     if e.benchmark == "toy":
         from paco_torchrl.envs.toy import MultiTaskPointEnv, resolve_toy_tasks

@@ -20,6 +20,7 @@ from paco_torchrl.envs.metaworld import BACKENDS
 from paco_torchrl.envs.tasks import env_task_names
 from paco_torchrl.nn.init import INIT_SCHEMES
 from paco_torchrl.objectives.sac import ACTOR_LOSS_FORMS, LOSS_FUNCTIONS
+from paco_torchrl.training.tracking import missing_tracker_package
 
 Device = Literal["auto", "cpu", "cuda"]
 DEVICES: tuple[str, ...] = get_args(Device)
@@ -27,7 +28,7 @@ Benchmark = Literal["MT10", "MT50", "toy"]
 BENCHMARKS: tuple[str, ...] = get_args(Benchmark)
 RewardVersion = Literal["v1", "v2"]
 REWARD_VERSIONS: tuple[str, ...] = get_args(RewardVersion)
-Logger = Literal["csv", "tensorboard"]
+Logger = Literal["csv", "tensorboard", "wandb", "mlflow"]  # see paco_torchrl/training/tracking.py
 LOGGERS: tuple[str, ...] = get_args(Logger)
 Loss = Literal["sac", "td3", "redq", "crossq"]  # see paco_torchrl/training/losses.py
 LOSSES: tuple[str, ...] = get_args(Loss)
@@ -154,8 +155,11 @@ class FaultConfig:
 class LoggerConfig:
     """The ``logger`` section."""
 
-    backend: str = option("csv", "csv | tensorboard", LOGGERS)
+    backend: str = option("csv", "csv | tensorboard | wandb | mlflow (CSV is always written as well)", LOGGERS)
     interval_frames: int = option(10_000, "frames between log rows")
+    project: str = option("paco_torchrl", "wandb project / mlflow experiment")
+    run_name: Any = option(None, "wandb / mlflow run name; null = the run directory's name")
+    mlflow_tracking_uri: Any = option(None, "mlflow tracking URI; null = sqlite:///<run_dir>/logs/mlflow.db")
 
 
 @dataclass
@@ -341,6 +345,9 @@ def validate_config(cfg: DictConfig) -> None:
     check(minutes is None or (isinstance(minutes, (int, float)) and not isinstance(minutes, bool) and minutes > 0),
           "checkpoint.interval_minutes", f"must be null or a number > 0, got {minutes!r}")
     check(cfg.logger.interval_frames > 0, "logger.interval_frames", "must be > 0")
+    missing = missing_tracker_package(cfg.logger.backend)
+    check(missing is None, "logger.backend",
+          f"{cfg.logger.backend} needs the {missing} package: pip install 'paco_torchrl[{cfg.logger.backend}]'")
     if cfg.resume is not None:
         check(Path(cfg.resume).is_dir(), "resume", f"no run directory at {cfg.resume!r}")
         check(

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from types import SimpleNamespace
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from paco_torchrl.envs.guard import drop_nonfinite
 from paco_torchrl.training.builders import (
     EVAL_SEED_OFFSET, make_agent, make_collector, make_env, make_replay, resolve_device, torch_threads,
 )
@@ -64,7 +65,10 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
     if prepare_agent is not None:
         prepare_agent(agent)
     replay = make_replay(cfg, agent.num_tasks, device)
-    logger = MetricsLogger(run_dir, cfg.logger.backend, agent.task_names)
+    logger = MetricsLogger(  # CSV in <run_dir>/logs/scalars, and TensorBoard / W&B / MLflow if logger.backend says so
+        run_dir, cfg.logger.backend, agent.task_names, project=cfg.logger.project, run_name=cfg.logger.run_name,
+        mlflow_tracking_uri=cfg.logger.mlflow_tracking_uri, hparams=OmegaConf.to_container(cfg, resolve=True),
+    )
     fault = RewardFault.from_config(cfg, agent.task_names)  # off unless fault.task is set
     frames = updates = 0
     state = None
@@ -123,19 +127,26 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
             except Exception as err:  # an env worker died: keep what was learned, then stop with one line
                 checkpoint()
                 collector.shutdown(raise_on_error=False)
+                logger.close()
                 if stop.requested is not None:  # the signal reached the env workers too
                     raise Interrupted(stop.requested, frames, run_dir) from err
                 raise EnvFailure(f"collection failed at frame {frames} ({type(err).__name__}: "
                                  f"{str(err).splitlines()[0] if str(err) else ''}); checkpoint written") from err
-            frames += batch.numel()
-            batch = fault(batch, frames)  # fault injection (off by default): one task's reward explodes
-            replay.extend(batch)
-            logger.accumulate_episodes(batch)
+            collected, vector_steps = batch.numel(), batch.shape[-1]
+            frames += collected
+            # a step with a NaN/inf observation or reward (the env's NonFiniteGuard cut its episode) is not stored
+            stored, nonfinite = drop_nonfinite(batch)
+            if nonfinite is not None:
+                logger.count_nonfinite(nonfinite, batch.get("task_id"), dropped_frames=collected - stored.shape.numel())
+            stored = fault(stored, frames)  # fault injection (off by default): one task's reward explodes
+            if stored.shape.numel():  # (TensorDict.numel() of an empty batch is 1)
+                replay.extend(stored)
+            logger.accumulate_episodes(stored)
 
             # 2. Algorithm 1 on a balanced [T, n] batch: compose θ_τ = Φ w_τ → per-task losses J_τ →
             #    loss maskout (J_τ > ε dropped) → Φ, W, α step → target soft update → w-reset
-            if frames >= cfg.collector.init_random_frames:
-                for _ in range(cfg.collector.updates_per_step * batch.shape[-1]):  # per vector step collected
+            if frames >= cfg.collector.init_random_frames and len(replay):
+                for _ in range(cfg.collector.updates_per_step * vector_steps):  # per vector step collected
                     metrics = agent.update(replay.sample())
                     logger.accumulate(metrics)
                     updates += 1
@@ -153,10 +164,11 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
             if checkpoint_due():
                 checkpoint()
                 next_checkpoint = (frames // cfg.checkpoint.interval_frames + 1) * cfg.checkpoint.interval_frames
-            bar.update(batch.numel())
+            bar.update(collected)
             if stop.requested is not None:  # a stop signal: keep everything up to this frame, then end
                 checkpoint()
                 bar.close()
+                logger.close()
                 collector.shutdown(raise_on_error=False)
                 raise Interrupted(stop.requested, frames, run_dir)
 
@@ -166,6 +178,7 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
     if results.get("frames") != frames:  # the final policy is always evaluated
         results = evaluate_policy()
     logger.flush(frames, {"updates": updates})
+    logger.close()
     env.close()
     eval_env.close()
     return results
