@@ -59,7 +59,7 @@ class StopAfterCheckpoint(threading.Thread):
         self.victim: tuple[int, int] | None = None
 
     def run(self) -> None:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 900  # Ray runs its workers niced: slow on a busy machine
         while time.monotonic() < deadline:
             children = _children_of_sweep(self.run_dir)
             if (self.run_dir / "checkpoint.pt").is_file() and children:
