@@ -9,68 +9,28 @@ import json
 import pytest
 import torch
 from tensordict import TensorDict
-from torchrl.objectives import SoftUpdate
 
 from paco_torchrl.data import TaskBalancedReplayBuffer
-from paco_torchrl.modules import make_paco_actor_critic
 from paco_torchrl.nn import CompositionalMLP
-from paco_torchrl.objectives import MultiTaskSACLoss, PaCoUpdateStep, WReset, make_paco_optimizer
 from paco_torchrl.training import load_config, train
+from update_case import K, N, OBS, T, assert_same_updates, make_update, update_batch
 
 pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"),
     pytest.mark.filterwarnings("ignore::UserWarning"),
 ]
-OBS, ACT, T, K, N = 6, 2, 3, 2, 8
 CUDA = torch.device("cuda")
 
 
 def _batch(seed: int, blow_up_task: int | None = None) -> TensorDict:
-    g = torch.Generator().manual_seed(seed)
-    tid = torch.arange(T)[:, None].expand(T, N)
-    reward = torch.randn(T, N, 1, generator=g)
-    if blow_up_task is not None:
-        reward[blow_up_task] *= 1e4  # that task's critic loss goes far over ε = 3e3
-    flags = torch.zeros(T, N, 1, dtype=torch.bool)
-    return TensorDict(
-        {
-            "observation": torch.randn(T, N, OBS, generator=g),
-            "action": torch.rand(T, N, ACT, generator=g) * 2 - 1,
-            "task_id": tid,
-            "next": {"observation": torch.randn(T, N, OBS, generator=g), "task_id": tid, "reward": reward,
-                     "done": flags.clone(), "terminated": flags.clone()},
-        },
-        [T, N],
-    ).to(CUDA)
+    return update_batch(seed, blow_up_task, CUDA)
 
 
-def _update(**speed) -> tuple[PaCoUpdateStep, MultiTaskSACLoss]:
-    torch.manual_seed(0)
-    actor, qvalues = make_paco_actor_critic(OBS, ACT, T, K, (32, 32))
-    loss = MultiTaskSACLoss(actor, qvalues, num_tasks=T).to(CUDA)
-    opt = make_paco_optimizer(loss, capturable=speed.get("cudagraphs", False))
-    w_reset = WReset(loss.task_weight_tensors(), opt, generator=torch.Generator(CUDA).manual_seed(1))
-    return PaCoUpdateStep(loss, opt, SoftUpdate(loss, tau=0.005), w_reset=w_reset, **speed), loss
+def _update(**speed):
+    return make_update(CUDA, **speed)
 
 
 BATCHES = [(0, None), (1, 1), (2, None), (3, None), (4, 2), (5, None), (6, None)]
-
-
-def _run_and_compare(fast: PaCoUpdateStep, fast_loss, eager: PaCoUpdateStep, eager_loss) -> None:
-    for i, (seed, blow_up) in enumerate(BATCHES):
-        batch = _batch(seed, blow_up)
-        torch.manual_seed(100 + i)
-        m_eager = eager(batch.clone())
-        torch.manual_seed(100 + i)
-        m_fast = fast(batch.clone())
-        for key in ("kept", "over_threshold", "reset"):
-            assert torch.equal(m_eager[key], m_fast[key]), (i, key)
-        for key in ("loss_actor", "loss_qvalue", "loss_alpha", "alpha"):
-            torch.testing.assert_close(m_fast[key], m_eager[key], rtol=1e-4, atol=1e-5)
-    assert eager.w_reset.reset_counts.tolist() == fast.w_reset.reset_counts.tolist() == [0, 1, 1]
-    live_e, live_f = eager_loss.state_dict(), fast_loss.state_dict()
-    for key in live_e:
-        torch.testing.assert_close(live_f[key], live_e[key], rtol=1e-4, atol=2e-5, msg=key)
 
 
 def test_compositional_mlp_on_cuda_matches_the_cpu():
@@ -94,14 +54,16 @@ def test_compositional_mlp_on_cuda_matches_the_cpu():
 def test_cudagraph_update_matches_the_eager_update():
     eager, eager_loss = _update()
     graphed, graphed_loss = _update(cudagraphs=True, cudagraph_warmup=2)  # batches 3.. replay the graph
-    _run_and_compare(graphed, graphed_loss, eager, eager_loss)
+    assert_same_updates(graphed, graphed_loss, eager, eager_loss, BATCHES, CUDA)
+    assert eager.w_reset.reset_counts.tolist() == [0, 1, 1]
 
 
 def test_compiled_update_on_cuda_matches_the_eager_update(monkeypatch):
     monkeypatch.setattr(torch._inductor.config, "fallback_random", True)  # eager's random stream
     eager, eager_loss = _update()
     compiled, compiled_loss = _update(compile=True)
-    _run_and_compare(compiled, compiled_loss, eager, eager_loss)
+    assert_same_updates(compiled, compiled_loss, eager, eager_loss, BATCHES, CUDA)
+    assert eager.w_reset.reset_counts.tolist() == [0, 1, 1]
 
 
 def test_the_eager_update_does_not_synchronise_with_the_host():

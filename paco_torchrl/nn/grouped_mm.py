@@ -130,25 +130,24 @@ def _fold_offs(offs: torch.Tensor, dim: int | None, n: int, rows: int) -> torch.
     return (_batch_first(offs, dim, n) + shift).reshape(-1)
 
 
-@_grouped_mm.register_vmap
-def _(info, in_dims, a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor):
+def _fold(info, in_dims, a: torch.Tensor, other: torch.Tensor, offs: torch.Tensor):
+    """The ``n`` vmapped problems as one: ``(n, rows, a [n·rows, in], other [n, ...], offs [n·T])``."""
     n = info.batch_size
     a = _batch_first(a, in_dims[0], n)
-    b = _batch_first(b, in_dims[1], n)
     rows = a.shape[1]
-    out = _grouped_mm(a.reshape(n * rows, -1), b.reshape(-1, *b.shape[-2:]), _fold_offs(offs, in_dims[2], n, rows))
-    return out.view(n, rows, -1), 0
+    return n, rows, a.reshape(n * rows, -1), _batch_first(other, in_dims[1], n), _fold_offs(offs, in_dims[2], n, rows)
+
+
+@_grouped_mm.register_vmap
+def _(info, in_dims, a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor):
+    n, rows, a, b, offs = _fold(info, in_dims, a, b, offs)
+    return _grouped_mm(a, b.reshape(-1, *b.shape[-2:]), offs).view(n, rows, -1), 0
 
 
 @_grouped_mm_weight_grad.register_vmap
 def _(info, in_dims, a: torch.Tensor, grad: torch.Tensor, offs: torch.Tensor):
-    n = info.batch_size
-    a = _batch_first(a, in_dims[0], n)
-    grad = _batch_first(grad, in_dims[1], n)
-    rows = a.shape[1]
-    out = _grouped_mm_weight_grad(
-        a.reshape(n * rows, -1), grad.reshape(n * rows, -1), _fold_offs(offs, in_dims[2], n, rows)
-    )
+    n, rows, a, grad, offs = _fold(info, in_dims, a, grad, offs)
+    out = _grouped_mm_weight_grad(a, grad.reshape(n * rows, -1), offs)
     return out.view(n, -1, *out.shape[-2:]), 0
 
 
