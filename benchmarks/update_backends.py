@@ -12,7 +12,8 @@ Adam, soft target update) built from the same seed and fed the same sequence of 
   of every parameter and of every per-task loss from the eager run. Kernels of different backends round differently, so differences of ~1e-5 relative to the values are expected;
   a wrong capture (stale inputs, a skipped optimizer step) shows as differences of order 1.
 * **speed**: median over ``--rounds`` of the mean time per update (``--steps`` updates, device
-  synchronised), rounds alternating between variants so that machine noise hits all alike.
+  synchronised), after one untimed round, rounds alternating between variants so that machine noise
+  hits all alike.
 """
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ def main() -> None:
 
     times: dict[str, list[float]] = {v: [] for v in agents}
     timing = batches(args.steps, args.tasks, args.batch // args.tasks, device)
-    for _ in range(args.rounds):
+    for round_ in range(args.rounds + 1):  # round 0 is not timed: late recompilations (dynamic shapes) land there
         for variant, agent in agents.items():
             copies = [b.clone() for b in timing]
             sync(device)
@@ -125,7 +126,8 @@ def main() -> None:
             for b in copies:
                 agent.update(b)
             sync(device)
-            times[variant].append((time.perf_counter() - t) / args.steps)
+            if round_:
+                times[variant].append((time.perf_counter() - t) / args.steps)
     base = statistics.median(times["eager"]) if "eager" in times else None
     for variant, ts in times.items():
         med = statistics.median(ts)
