@@ -1,7 +1,8 @@
 """Multi-task learning on a Meta-World MT10 subset: PaCo vs MT-SAC vs MH-SAC vs single-task SAC, seeds.
 
-Tasks: reach, drawer-close and button-press-topdown (SAC learns them within ~50k frames, see
-``sb3_parity.md``) plus drawer-open, which pulls the same drawer the other way as drawer-close.
+Tasks: reach, drawer-close and button-press-topdown (meant as tasks SAC learns within ~50k frames;
+the SB3 parity runs check it: reach and drawer-close do, for button-press-topdown see
+``benchmarks/README.md``) plus drawer-open, which pulls the same drawer the other way as drawer-close.
 Sized for a 2-core CPU (the paper's protocol otherwise: balanced batch, one update per vector step,
 the original's loss weighting, init, ε and w-reset, evaluation on the training goal set):
 2×256 networks, batch 256 (64 per task), K=3, 100k frames per task (400k per run), 1.5k warm-up
