@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check, about 8 minutes on one GPU: the CUDA tests, eager vs torch.compile vs CUDA graphs on the
+# GPU check, sized for about 8 minutes on one GPU (not yet timed on one): the CUDA tests, eager vs torch.compile vs CUDA graphs on the
 # update (numerics and updates/s), then the MT10 recipe for a fixed time per env backend and collector
 # mode (frames/s and the projected wall-clock of 20M frames).
 #

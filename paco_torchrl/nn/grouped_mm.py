@@ -15,8 +15,9 @@ what the raw operator lacks here:
   (obs 39, action 4, a 1-unit Q head); padding the contraction with zeros is exact.
 
 :func:`grouped_mm_supported` says where it may be used: on the CPU, for the dtypes that a tiny
-probe at import accepted. On CUDA, float32 ``grouped_mm`` falls back to a per-group loop that
-reads ``offs`` on the host (a device sync per call), so it is not used there. Nor is it used
+probe at import accepted. It is not used on CUDA: float32 ``grouped_mm`` there is reported to fall
+back to a per-group loop that reads ``offs`` on the host (a device sync per call); not yet checked
+on a GPU (``benchmarks/gpu_check.sh``). Nor is it used
 under ``torch.compile``: the stock meta function accepts bfloat16 only, and dynamo traces neither
 an ``autograd.Function`` under ``vmap`` nor a custom op's autograd under ``torch.func.grad`` (the
 compiled actor loss), so compiled code takes :class:`~paco_torchrl.nn.CompositionalMLP`'s other paths.
@@ -111,13 +112,8 @@ class _GroupedMM(torch.autograd.Function):
 
     @staticmethod
     def vmap(info, in_dims, a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor):
-        n = info.batch_size
-        a = _batch_first(a, in_dims[0], n)
-        b = _batch_first(b, in_dims[1], n)
-        rows = a.shape[1]
-        folded = _fold_offs(offs, in_dims[2], n, rows)
-        out = _GroupedMM.apply(a.reshape(n * rows, -1), b.reshape(-1, *b.shape[-2:]), folded)
-        return out.view(n, rows, -1), 0
+        n, rows, a, b, folded = _fold(info, in_dims, a, b, offs)
+        return _GroupedMM.apply(a, b.reshape(-1, *b.shape[-2:]), folded).view(n, rows, -1), 0
 
 
 def _batch_first(t: torch.Tensor, dim: int | None, n: int) -> torch.Tensor:

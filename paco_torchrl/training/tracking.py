@@ -98,7 +98,7 @@ def _wandb(run_dir: Path, project: str, run_name: str, hparams: dict) -> Logger:
         "wandb",
         logger_name=str(run_dir / "logs"),
         experiment_name=run_name,
-        wandb_kwargs={"project": project, "id": run_id, "config": hparams},  # resume="allow": a resume continues it
+        wandb_kwargs={"project": project, "id": run_id, "config": hparams},  # TorchRL sets resume="allow"
     )
 
 
