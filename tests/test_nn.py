@@ -443,6 +443,64 @@ def test_k_equals_t_one_hot_is_independent_networks(grouped):
                 assert g[tau].abs().sum() > 0
 
 
+@pytest.mark.parametrize("layout", ["task_major", "flat", "few", "vmap"])
+def test_fixed_identity_w_skips_composition_exactly(layout):
+    """A fixed one-hot W reads φ_τ directly: outputs and Φ/input gradients equal the composed path bit for bit."""
+    tw = TaskWeights(T, T, "one_hot", trainable=False)
+    assert tw.is_identity and not TaskWeights(T, T, "one_hot").is_identity and not TaskWeights(T, T).is_identity
+    torch.manual_seed(61)
+    mlp = CompositionalMLP(IN, OUT, CELLS, T, T, task_weights=tw, identical_init=False, task_major=True)
+    x, tid = {
+        "task_major": (torch.randn(T, 5, IN), _task_major(T, 5)),
+        "flat": (torch.randn(23, IN), torch.randint(T, (23,))),
+        "few": (torch.randn(T - 1, IN), torch.randperm(T)[: T - 1]),
+        "vmap": (torch.randn(T, 5, IN), _task_major(T, 5)),
+    }[layout]
+    calls = []
+    original = CompositionalLinear.compose
+
+    def counting(self, w):
+        calls.append(1)
+        return original(self, w)
+
+    def run(identity: bool):
+        tw.trainable = not identity  # is_identity off: the same buffer goes through Φ e_τ
+        xi = x.clone().requires_grad_(True)
+        mlp.zero_grad(set_to_none=True)
+        if layout == "vmap":  # twin critics: stacked parameters under vmap
+            from tensordict import TensorDict as TD
+            params = TD.from_module(mlp).expand(2).clone()
+            params["layers", "0", "weight"] = params["layers", "0", "weight"] * torch.tensor([1.0, 2.0]).view(2, 1, 1, 1)
+
+            def f(p, inp):
+                with p.to_module(mlp):
+                    return mlp(inp, tid)
+
+            out = torch.vmap(f, (0, None))(params, xi)
+            grads = torch.autograd.grad(out.square().sum(), [xi])
+            return out.detach(), grads
+        out = mlp(xi, tid)
+        out.square().sum().backward()
+        return out.detach(), [xi.grad] + [p.grad for p in mlp.parameters()]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(CompositionalLinear, "compose", counting)
+        fast_out, fast_grads = run(identity=True)
+        fast_calls = len(calls)
+        slow_out, slow_grads = run(identity=False)
+    assert fast_calls == 0
+    if layout == "few":  # ≤ T samples: gathered φ_τ vs the K-mix (other kernels, so equal to rounding)
+        assert len(calls) == 0
+        torch.testing.assert_close(fast_out, slow_out, atol=1e-6, rtol=1e-6)
+        for a, b in zip(fast_grads, slow_grads):
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+        return
+    assert len(calls) > 0
+    assert torch.equal(fast_out, slow_out)
+    for a, b in zip(fast_grads, slow_grads):
+        assert torch.equal(a, b)
+
+
 def test_one_hot_task_mlp():
     torch.manual_seed(70)
     mlp = OneHotTaskMLP(IN, OUT, CELLS, T)

@@ -26,6 +26,9 @@ device tensor on the host, all shapes static):
   (``B·K·in·out`` flops, no ``T×out×in`` intermediate).
 * **gather** — more than ``T`` samples where the sorted path is unavailable, up to a memory
   budget: composed weights are gathered per sample and applied with ``bmm``.
+
+A fixed one-hot ``W`` (:attr:`TaskWeights.is_identity`: single-task and multi-head SAC) composes
+nothing: every path reads ``φ_τ`` itself, with the same values and gradients.
 """
 from __future__ import annotations
 
@@ -240,6 +243,12 @@ class CompositionalMLP(nn.Module):
             out = self._forward_per_sample(h, tid, w_all)
         return out.reshape(*batch_shape, out.shape[-1])
 
+    def _compose(self, layer: CompositionalLinear, w_all: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Every task's ``(weight [T, out, in], bias [T, out])``: ``Φ`` itself for a fixed identity ``W``."""
+        if self.task_weights.is_identity:  # θ_τ = Φ e_τ = φ_τ (exact; also no 0·inf from other tasks' φ)
+            return layer.weight, layer.bias
+        return layer.compose(w_all)
+
     def _forward_sorted(self, h: torch.Tensor, tid: torch.Tensor, w_all: torch.Tensor) -> torch.Tensor:
         tasks = torch.arange(self.num_tasks, device=tid.device, dtype=tid.dtype)
         sorted_tid, perm = torch.sort(tid, stable=True)
@@ -247,7 +256,7 @@ class CompositionalMLP(nn.Module):
         h = h[perm]
         for i, layer in enumerate(self.layers):
             if isinstance(layer, CompositionalLinear):
-                weight, bias = layer.compose(w_all)
+                weight, bias = self._compose(layer, w_all)
                 h = grouped_mm(h, weight.transpose(-1, -2), offs)
                 if bias is not None:  # embedding: a cheaper backward than indexing's scatter-add
                     h = h + nn.functional.embedding(sorted_tid, bias)
@@ -263,7 +272,7 @@ class CompositionalMLP(nn.Module):
         h = h.reshape(self.num_tasks, -1, h.shape[-1])
         for i, layer in enumerate(self.layers):
             if isinstance(layer, CompositionalLinear):
-                weight, bias = layer.compose(w_all)
+                weight, bias = self._compose(layer, w_all)
                 h = torch.baddbmm(bias.unsqueeze(-2), h, weight.transpose(-1, -2))
             else:
                 h = layer(h)
@@ -274,13 +283,14 @@ class CompositionalMLP(nn.Module):
     def _forward_per_sample(self, h: torch.Tensor, tid: torch.Tensor, w_all: torch.Tensor) -> torch.Tensor:
         w = w_all[tid]
         batch = h.shape[0]
-        # gather costs T·K·in·out (compose) + B·in·out; mix costs B·K·in·out: gather wins for T < B.
-        gather = self.num_tasks < batch
+        # gather costs T·K·in·out (compose; nothing for a fixed identity W) + B·in·out; mix costs
+        # B·K·in·out: gather wins for T < B, and always without a composition.
+        gather = self.num_tasks < batch or self.task_weights.is_identity
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, CompositionalLinear):
                 h = layer(h)
             elif gather and batch * layer.in_features * layer.out_features <= _GATHER_BUDGET:
-                weight, bias = layer.compose(w_all)
+                weight, bias = self._compose(layer, w_all)
                 h = torch.bmm(weight[tid], h.unsqueeze(-1)).squeeze(-1) + bias[tid]
             else:
                 h = layer(h, w)

@@ -28,7 +28,7 @@ class TaskWeights(nn.Module):
             so every composed network lies on the unit sphere of the w-space
             (Fig. 3 of the paper).
         trainable: if ``False``, ``W`` is a buffer (e.g. fixed one-hot ``w`` for
-            independent single-task networks, §4.3).
+            independent single-task networks, §4.3; see :attr:`is_identity`).
 
     Examples:
         >>> import torch
@@ -61,6 +61,7 @@ class TaskWeights(nn.Module):
         self.num_param_sets = num_param_sets
         self.init = init
         self.normalize = normalize
+        self.trainable = trainable
         weight = torch.empty(num_tasks, num_param_sets)
         if trainable:
             self.weight = nn.Parameter(weight)
@@ -77,6 +78,16 @@ class TaskWeights(nn.Module):
             self.weight.uniform_()
         else:
             self.weight.copy_(torch.eye(self.num_tasks, dtype=self.weight.dtype))
+
+    @property
+    def is_identity(self) -> bool:
+        """``W = I`` for good: a fixed one-hot ``W`` (``init="one_hot"``, ``trainable=False``).
+
+        Networks then skip the composition (``θ_τ = Φ e_τ = φ_τ``) and read ``φ_τ`` directly: the
+        same values and gradients, without the ``T·K·in·out`` products. Do not write other values
+        into such a buffer.
+        """
+        return not self.trainable and self.init == "one_hot"
 
     def matrix(self) -> torch.Tensor:
         """All compositional vectors, ``[T, K]`` (unit rows if ``normalize``)."""
