@@ -38,7 +38,8 @@ OBS, ACT = 39, 4
 
 
 def make_update(
-    algo: str, num_tasks: int, num_param_sets: int, cells: list[int], actor_loss_form: str, vmap: bool = True
+    algo: str, num_tasks: int, num_param_sets: int, cells: list[int], actor_loss_form: str, vmap: bool = True,
+    compile: bool = False,
 ):
     cfg = OmegaConf.structured(RunConfig)
     cfg.paco.num_param_sets = num_param_sets
@@ -50,9 +51,11 @@ def make_update(
     optimizer = make_paco_optimizer(loss)
     from torchrl.objectives import SoftUpdate
 
+    maskout, reset = ALGOS[algo].stabilisation(cfg)  # as make_agent: PaCo's maskout and w-reset, none for baselines
     weights = loss.task_weight_tensors()
-    w_reset = WReset(weights, optimizer) if weights else None
-    return PaCoUpdateStep(loss, optimizer, SoftUpdate(loss, tau=0.005), w_reset=w_reset, loss_maskout=bool(weights))
+    w_reset = WReset(weights, optimizer) if reset and weights else None
+    return PaCoUpdateStep(loss, optimizer, SoftUpdate(loss, tau=0.005), w_reset=w_reset, loss_maskout=maskout,
+                          compile=compile)
 
 
 def make_stock_update(num_tasks: int, cells: list[int]):

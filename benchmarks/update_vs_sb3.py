@@ -6,7 +6,8 @@
 Splits the recipe's per-frame gap to SB3 (``sb3_parity.py``: one update per frame) into the update and
 the rest. The recipe's variants: ``single_task`` (its T = 1 SAC: a compositional network with K = T = 1)
 and ``mtsac`` (plain ReLU MLPs), each with the original's ``dqda`` actor loss and with ``q``
-(``-Q + α log π``, SB3's form), the twin critics vmapped (TorchRL's default) or looped. SB3's step
+(``-Q + α log π``, SB3's form), the twin critics vmapped (TorchRL's default) or looped, eager or
+``compile=true`` (the update through ``torch.compile``, as the recipe's ``compile=true`` runs it). SB3's step
 includes its replay sampling (``model.train``), ours does not (a fixed batch). Rounds alternate between
 all variants so that machine noise hits them alike; the figure is the median over rounds.
 """
@@ -25,12 +26,14 @@ import torch
 from update_step import make_batch, make_update  # benchmarks/update_step.py
 
 warnings.filterwarnings("ignore")
-VARIANTS = {  # name: (algo, actor_loss_form, vmap)
-    "single_task dqda": ("single_task", "dqda", True),
-    "single_task q": ("single_task", "q", True),
-    "mtsac dqda": ("mtsac", "dqda", True),
-    "mtsac q": ("mtsac", "q", True),
-    "mtsac dqda, no vmap": ("mtsac", "dqda", False),
+VARIANTS = {  # name: (algo, actor_loss_form, vmap, compile)
+    "single_task dqda": ("single_task", "dqda", True, False),
+    "single_task dqda, compile": ("single_task", "dqda", True, True),
+    "single_task q": ("single_task", "q", True, False),
+    "mtsac dqda": ("mtsac", "dqda", True, False),
+    "mtsac dqda, compile": ("mtsac", "dqda", True, True),
+    "mtsac q": ("mtsac", "q", True, False),
+    "mtsac dqda, no vmap": ("mtsac", "dqda", False, False),
 }
 
 
@@ -54,6 +57,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="updates per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), help="ours to time (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from stable_baselines3 import SAC
@@ -62,10 +66,11 @@ def main() -> None:
     sb3 = SAC("MlpPolicy", _Random(), policy_kwargs=dict(net_arch=list(args.cells)), batch_size=args.batch,
               learning_starts=0, device="cpu")
     sb3.learn(2 * args.batch)
-    ours = {name: make_update(algo, 1, 1, list(args.cells), form, vmap=vmap) for name, (algo, form, vmap) in
-            VARIANTS.items()}
+    chosen = {name: v for name, v in VARIANTS.items() if args.variants is None or name in args.variants}
+    ours = {name: make_update(algo, 1, 1, list(args.cells), form, vmap=vmap, compile=comp)
+            for name, (algo, form, vmap, comp) in chosen.items()}
     batch = make_batch(1, args.batch)
-    for update in ours.values():  # warm-up (allocator, Adam state)
+    for update in ours.values():  # warm-up (allocator, Adam state, compilation)
         for _ in range(3):
             update(batch.clone())
     times: dict[str, list[float]] = {"SB3 SAC": [], **{name: [] for name in ours}}
