@@ -6,7 +6,9 @@
 Reference: Meta-World's own gymnasium sync vector env (``gym.make_vec("Meta-World/MT10")``) stepped
 with uniform random actions (no policy, no TorchRL). Measured: the recipe's ``Collector`` (one vector step per
 batch) over ``make_metaworld_env(backend=...)`` driven by the PaCo actor (K=5, 3x400, random
-sampling), and the same collector with random actions. Rounds alternate between the variants so
+sampling) through the recipe's collection policy (``TanhNormalSampler``: the actor's TanhNormal sampled
+without a distribution object) and through the ``ProbabilisticActor`` itself, and the same collector with
+random actions. Rounds alternate between the variants so
 machine noise hits all alike; figures are medians over rounds.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 from torchrl.collectors import Collector
 
 from paco_torchrl.envs.metaworld import make_metaworld_env
-from paco_torchrl.modules import make_paco_actor
+from paco_torchrl.modules import TanhNormalSampler, make_paco_actor
 
 warnings.filterwarnings("ignore")
 
@@ -64,19 +66,22 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     env = make_metaworld_env("MT10", backend=args.backend, max_episode_steps=args.max_episode_steps)
     actor = make_paco_actor(39, 4, num_tasks=10, num_param_sets=5, num_cells=(400, 400, 400))
-    results: dict[str, list[float]] = {"gymnasium, random": [], "collector, random": [], "collector, PaCo": []}
+    sampler = TanhNormalSampler(actor)  # what the recipe collects with
+    results: dict[str, list[float]] = {"gymnasium, random": [], "collector, random": [], "collector, PaCo": [],
+                                       "collector, PaCo actor": []}
     for _ in range(args.rounds):
         results["gymnasium, random"].append(raw_gymnasium(args.steps, args.max_episode_steps))
         results["collector, random"].append(collector_fps(env, None, args.steps))
         with torch.no_grad():
-            results["collector, PaCo"].append(collector_fps(env, actor, args.steps))
+            results["collector, PaCo"].append(collector_fps(env, sampler, args.steps))
+            results["collector, PaCo actor"].append(collector_fps(env, actor, args.steps))
     env.close()
     ref = statistics.median(results["gymnasium, random"])
     print(f"MT10, backend={args.backend}, threads={args.threads}, {args.rounds} rounds x {args.steps} vector steps")
     for name, values in results.items():
         fps = statistics.median(values)
         rounds = ", ".join(f"{v:.0f}" for v in values)
-        print(f"{name:20s} {fps:7.0f} frames/s  ({fps / ref:.2f}x gymnasium)  rounds: {rounds}")
+        print(f"{name:22s} {fps:7.0f} frames/s  ({fps / ref:.2f}x gymnasium)  rounds: {rounds}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from paco_torchrl.modules.actor_critic import (
     make_paco_qvalue,
     make_task_mlp,
 )
+from paco_torchrl.modules.collect_policy import TanhNormalSampler
 from paco_torchrl.modules.deterministic import TanhPolicyNet, deterministic_twin, make_paco_deterministic_actor
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "as_action_spec",
     "GaussianPolicyNet",
     "QValueNet",
+    "TanhNormalSampler",
     "TanhPolicyNet",
     "deterministic_twin",
     "find_task_weights",

@@ -37,7 +37,7 @@ from torchrl.data import TensorSpec
 from torchrl.modules import AdditiveGaussianModule
 from torchrl.objectives import CrossQLoss, LossModule, REDQLoss, SoftUpdate, TD3Loss
 
-from paco_torchrl.modules import deterministic_twin, find_task_weights
+from paco_torchrl.modules import TanhNormalSampler, deterministic_twin, find_task_weights
 from paco_torchrl.objectives import MultiTaskSACLoss, PerTaskLoss
 from paco_torchrl.objectives.sac import replicate_qvalue
 from paco_torchrl.training.config import LOSSES
@@ -83,7 +83,13 @@ def _sac(cfg, observation_dim, action_spec, num_tasks, actor, critics, device) -
         target_entropy=sac.target_entropy, gamma=cfg.optim.gamma, actor_loss_form=sac.actor_loss_form,
     )
     # SAC explores by sampling its TanhNormal policy
-    return LossParts(loss, actor, actor, critics, SoftUpdate(loss, tau=cfg.optim.tau))
+    return LossParts(loss, actor, _sampling(actor), critics, SoftUpdate(loss, tau=cfg.optim.tau))
+
+
+def _sampling(actor: TensorDictModuleBase) -> TensorDictModuleBase:
+    """The collection policy of a stochastic actor: its TanhNormal sampled directly where possible
+    (bit-identical actions; a third of the cost per env step for one sample), else the actor."""
+    return TanhNormalSampler(actor) if TanhNormalSampler.supports(actor) else actor
 
 
 def _td3(cfg, observation_dim, action_spec, num_tasks, actor, critics, device) -> LossParts:
@@ -128,7 +134,7 @@ def _redq(cfg, observation_dim, action_spec, num_tasks, actor, critics, device) 
     redq.target_entropy  # noqa: B018 - registers the lazy target-entropy buffer, so checkpoints load into a new loss
     fill = {"entropy": lambda m: -m["action_log_prob_actor"]}  # per task, not the batch mean
     return LossParts(
-        PerTaskLoss(redq, num_tasks), actor, actor, critics[:n], SoftUpdate(redq, tau=cfg.optim.tau), fill
+        PerTaskLoss(redq, num_tasks), actor, _sampling(actor), critics[:n], SoftUpdate(redq, tau=cfg.optim.tau), fill
     )
 
 
@@ -136,7 +142,7 @@ def _crossq(cfg, observation_dim, action_spec, num_tasks, actor, critics, device
     crossq = CrossQLoss(actor, critics, num_qvalue_nets=len(critics), **_alpha_kwargs(cfg, action_spec))
     crossq.make_value_estimator(gamma=cfg.optim.gamma)
     fill = {"entropy": lambda m: -m["log_prob"]}  # per task, not the batch mean
-    return LossParts(PerTaskLoss(crossq, num_tasks), actor, actor, critics, None, fill)
+    return LossParts(PerTaskLoss(crossq, num_tasks), actor, _sampling(actor), critics, None, fill)
 
 
 _BUILDERS = {"sac": _sac, "td3": _td3, "redq": _redq, "crossq": _crossq}
