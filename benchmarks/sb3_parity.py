@@ -14,7 +14,7 @@ exists, so the same command continues an interrupted sweep. ``--report`` turns t
 markdown table and a PNG of success curves (mean ± std over seeds).
 
     pip install -e ".[bench]"
-    python benchmarks/sb3_parity.py --tasks reach drawer-close button-press-topdown --seeds 0 1 2
+    python benchmarks/sb3_parity.py --tasks reach drawer-close --seeds 0 1 2     # + the screened third task
     python benchmarks/sb3_parity.py --report
 """
 from __future__ import annotations
@@ -218,7 +218,9 @@ def report(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", default=["reach", "drawer-close", "button-press-topdown"])
+    # button-press-topdown was screened out (SB3 SAC at 0.0 through 50k frames); the third task is chosen by
+    # an SB3 screen of window-open and door-open (benchmarks/README.md)
+    parser.add_argument("--tasks", nargs="+", default=["reach", "drawer-close"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
     parser.add_argument("--frames", type=int, default=50_000)
