@@ -144,6 +144,42 @@ def test_small_batches_take_the_mix_path(monkeypatch):
     assert not calls
 
 
+@pytest.mark.parametrize("shape", [(1,), (5,), (1, 6), (2, 3)])
+def test_one_task_is_one_plain_network(shape, monkeypatch):
+    """T = 1 takes plain linear layers for any batch: exact against the reference, under vmap too."""
+    calls = []
+    original = CompositionalMLP._forward_one_task
+    monkeypatch.setattr(CompositionalMLP, "_forward_one_task", lambda self, *a: calls.append(1) or original(self, *a))
+    torch.manual_seed(8)
+    mlp = CompositionalMLP(IN, OUT, CELLS, num_tasks=1, num_param_sets=K, identical_init=False, task_major=True)
+    x, tid = torch.randn(*shape, IN), torch.zeros(shape, dtype=torch.long)
+    _assert_matches_reference(mlp, x, tid)
+    assert calls
+    params = TensorDict.from_module(mlp).expand(2).clone()
+    params["layers", "0", "weight"] = params["layers", "0", "weight"] * torch.tensor([1.0, -2.0]).view(2, 1, 1, 1)
+
+    def apply(p, inp):
+        with p.to_module(mlp):
+            return mlp(inp, tid)
+
+    out = torch.vmap(apply, (0, None))(params, x)
+    for i in range(2):
+        with params[i].to_module(mlp):
+            torch.testing.assert_close(out[i], _reference(mlp, x, tid), atol=ATOL, rtol=0)
+
+
+def test_gather_path_for_a_fixed_identity_w(monkeypatch):
+    """≤ T samples with a fixed one-hot W gather φ_τ rows (index_select): exact against the reference."""
+    from paco_torchrl.nn import TaskWeights
+
+    torch.manual_seed(9)
+    mlp = CompositionalMLP(IN, OUT, CELLS, num_tasks=T, num_param_sets=T, identical_init=False,
+                           task_weights=TaskWeights(T, T, "one_hot", trainable=False))
+    g = torch.Generator().manual_seed(10)
+    for tid in (torch.tensor([2]), torch.tensor([3, 0, 3]), torch.randperm(T, generator=g)):
+        _assert_matches_reference(mlp, torch.randn(len(tid), IN, generator=g), tid)  # outputs, Φ and input grads
+
+
 @needs_sorted
 @pytest.mark.filterwarnings("error:.*batching rule")  # vmap must use our rule, not the per-sample fallback loop
 @pytest.mark.parametrize("task_major", [False, True])

@@ -21,6 +21,7 @@ device tensor on the host, all shapes static):
   per-task weights are applied with one ``baddbmm``, on every device and under ``torch.compile``
   (at the MT10 shapes as fast as the sorted path, and much cheaper for small networks). The promise is not checked unless
   ``check_layout=True`` (a debugging aid that syncs: it raises ``ValueError`` on a broken promise).
+* **one task** — ``T = 1``: the one composed network as plain linear layers, for any batch.
 * **mix** — at most ``T`` samples (collection, evaluation), and the fallback for larger batches
   beyond the gather budget: the ``K`` layer outputs are computed and mixed with ``w``
   (``B·K·in·out`` flops, no ``T×out×in`` intermediate).
@@ -235,7 +236,9 @@ class CompositionalMLP(nn.Module):
         h = x.reshape(-1, x.shape[-1])
         tid = task_id.reshape(-1)
         batch = h.shape[0]
-        if task_major:  # one baddbmm: at least as fast as the sorted path, and far cheaper for small nets
+        if self.num_tasks == 1:  # one task: one composed network of plain linear layers, any batch
+            out = self._forward_one_task(h, w_all)
+        elif task_major:  # one baddbmm: at least as fast as the sorted path, and far cheaper for small nets
             out = self._forward_task_major(h, w_all)
         elif batch > self.num_tasks and not torch.compiler.is_compiling() and grouped_mm_supported(h.device, h.dtype):
             out = self._forward_sorted(h, tid, w_all)
@@ -268,6 +271,17 @@ class CompositionalMLP(nn.Module):
         inverse = torch.empty_like(perm).scatter(-1, perm, positions.expand_as(perm))
         return h[inverse]
 
+    def _forward_one_task(self, h: torch.Tensor, w_all: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, CompositionalLinear):
+                weight, bias = self._compose(layer, w_all)
+                h = nn.functional.linear(h, weight[0], None if bias is None else bias[0])
+            else:
+                h = layer(h)
+            if i < len(self.layers) - 1:
+                h = self.activation(h)
+        return h
+
     def _forward_task_major(self, h: torch.Tensor, w_all: torch.Tensor) -> torch.Tensor:
         h = h.reshape(self.num_tasks, -1, h.shape[-1])
         for i, layer in enumerate(self.layers):
@@ -291,7 +305,10 @@ class CompositionalMLP(nn.Module):
                 h = layer(h)
             elif gather and batch * layer.in_features * layer.out_features <= _GATHER_BUDGET:
                 weight, bias = self._compose(layer, w_all)
-                h = torch.bmm(weight[tid], h.unsqueeze(-1)).squeeze(-1) + bias[tid]
+                # index_select, and the sample as a row: both several times faster than weight[tid] and a
+                # column-vector bmm on the CPU (2026-11-30: 0.6 vs 4.2 ms for 10 samples of a 256x256 layer)
+                h = (h.unsqueeze(-2) @ weight.index_select(0, tid).transpose(-1, -2)).squeeze(-2)
+                h = h + bias.index_select(0, tid)
             else:
                 h = layer(h, w)
             if i < len(self.layers) - 1:
