@@ -26,7 +26,8 @@ device tensor on the host, all shapes static):
   beyond the gather budget: the ``K`` layer outputs are computed and mixed with ``w``
   (``B·K·in·out`` flops, no ``T×out×in`` intermediate).
 * **gather** — more than ``T`` samples where the sorted path is unavailable, up to a memory
-  budget: composed weights are gathered per sample and applied with ``bmm``.
+  budget: composed weights are gathered per sample (``index_select``) and applied as a batched
+  row-vector matmul.
 
 A fixed one-hot ``W`` (:attr:`TaskWeights.is_identity`: single-task and multi-head SAC) composes
 nothing: every path reads ``φ_τ`` itself, with the same values and gradients.
