@@ -11,6 +11,7 @@ command again), the table is ``recipes/report.py``'s, and ``--report`` also draw
 curves (mean ± std over seeds) as a PNG.
 
     python benchmarks/mt_subset.py --seeds 0 1 2                 # ~6-7 CPU-hours, one core
+    python benchmarks/mt_subset.py --tasks reach drawer-close window-open drawer-open --out runs/mt_subset_b
     python benchmarks/mt_subset.py --report                      # table + curves from what exists
 """
 from __future__ import annotations
@@ -25,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("reach-v3", "drawer-close-v3", "button-press-topdown-v3", "drawer-open-v3")
 ALGOS = ("paco", "mtsac", "mhsac", "single_task")
-SETTINGS = (
-    f"env.tasks=[{','.join(TASKS)}]", "network.num_cells=[256,256]", "optim.batch_size=256",
-    "paco.num_param_sets=3", "collector.total_frames=400000", "collector.init_random_frames=6000",
+SETTINGS = (  # plus env.tasks from --tasks, 100k frames and 1.5k warm-up frames per task
+    "network.num_cells=[256,256]", "optim.batch_size=256",
+    "paco.num_param_sets=3",
     "eval.interval_frames=20000", "checkpoint.interval_frames=40000", "logger.interval_frames=20000",
     "threads=1", "progress=false",
 )
@@ -46,7 +47,7 @@ def curves(sweep: Path) -> dict[str, dict[int, list[float]]]:
     return out
 
 
-def plot(data: dict[str, dict[int, list[float]]], path: Path) -> None:
+def plot(data: dict[str, dict[int, list[float]]], path: Path, tasks: tuple[str, ...] = TASKS) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,9 +67,9 @@ def plot(data: dict[str, dict[int, list[float]]], path: Path) -> None:
         ax.fill_between(frames, [m - s for m, s in stats], [m + s for m, s in stats], alpha=0.15,
                         color=line.get_color())
     ax.set_xlabel("frames (all tasks)")
-    ax.set_ylabel("mean success over the 4 tasks")
+    ax.set_ylabel(f"mean success over the {len(tasks)} tasks")
     ax.set_ylim(-0.05, 1.05)
-    ax.set_title("MT10 subset: " + ", ".join(t.removesuffix("-v3") for t in TASKS), fontsize=9)
+    ax.set_title("MT10 subset: " + ", ".join(t.removesuffix("-v3") for t in tasks), fontsize=9)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -77,14 +78,19 @@ def plot(data: dict[str, dict[int, list[float]]], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS),
+                        help="Meta-World v3 task names (one sweep folder per task set: give each its own --out)")
     parser.add_argument("--algos", nargs="+", default=list(ALGOS))
     parser.add_argument("--out", type=Path, default=OUT, help="sweep folder (run directories)")
     parser.add_argument("--record", type=Path, default=RECORD, help="where table.md, curves.png and curves.json go")
     parser.add_argument("--report", action="store_true", help="only report what exists")
     args = parser.parse_args()
+    tasks = tuple(t if t.endswith("-v3") else f"{t}-v3" for t in args.tasks)
     if not args.report:
         subprocess.run([sys.executable, str(ROOT / "recipes" / "sweep.py"), "--out", str(args.out),
-                        "--algos", *args.algos, "--seeds", *map(str, args.seeds), *SETTINGS], check=True)
+                        "--algos", *args.algos, "--seeds", *map(str, args.seeds),
+                        f"env.tasks=[{','.join(tasks)}]", f"collector.total_frames={100_000 * len(tasks)}",
+                        f"collector.init_random_frames={1_500 * len(tasks)}", *SETTINGS], check=True)
     args.record.mkdir(parents=True, exist_ok=True)
     table = subprocess.run([sys.executable, str(ROOT / "recipes" / "report.py"), str(args.out), "--include-partial"],
                            check=True, capture_output=True, text=True).stdout
@@ -93,7 +99,7 @@ def main() -> None:
     data = curves(args.out)
     (args.record / "curves.json").write_text(json.dumps(data, indent=1))
     if data:
-        plot(data, args.record / "curves.png")
+        plot(data, args.record / "curves.png", tasks)
 
 
 if __name__ == "__main__":
