@@ -168,7 +168,7 @@ def test_one_task_is_one_plain_network(shape, monkeypatch):
             torch.testing.assert_close(out[i], _reference(mlp, x, tid), atol=ATOL, rtol=0)
 
 
-def test_gather_path_for_a_fixed_identity_w(monkeypatch):
+def test_gather_path_for_a_fixed_identity_w():
     """≤ T samples with a fixed one-hot W gather φ_τ rows (index_select): exact against the reference."""
     from paco_torchrl.nn import TaskWeights
 
