@@ -74,3 +74,69 @@ def test_dump_and_load_state_round_trip(tmp_path):
     assert torch.equal(copy.sample()["step"], a["step"])
     with pytest.raises(RuntimeError, match="empty"):
         copy.load_state(tmp_path / "replay")
+
+
+def _sac_batch(num_envs: int, frames: int, gen: torch.Generator, extra: bool = True) -> TensorDict:
+    def f(*shape, dtype=torch.float32):
+        return torch.randn(num_envs, frames, *shape, generator=gen).to(dtype)
+
+    task_id = torch.arange(num_envs)[:, None].expand(num_envs, frames)
+    data = {
+        "observation": f(5), "action": f(2), "task_id": task_id,
+        "next": {"observation": f(5), "task_id": task_id, "reward": f(1),
+                 "done": f(1) > 1, "terminated": f(1) > 1.5, "truncated": f(1) > 1},
+    }
+    if extra:  # what a collector adds and the buffer does not store
+        data["collector"] = {"traj_ids": torch.zeros(num_envs, frames, dtype=torch.long)}
+    return TensorDict(data, [num_envs, frames])
+
+
+@pytest.mark.parametrize("frames", [1, 3])
+def test_direct_path_equals_torchrl_extend_and_sample(frames):
+    """Direct leaf writes and gathers: the same storage, length, cursor, count, return values and samples as
+    TorchRL's extend/sample, across a wrap-around of the capacity."""
+    gen = torch.Generator().manual_seed(0)
+    batches = [_sac_batch(4, frames, gen, extra=i % 2 == 0) for i in range(9)]
+    direct = TaskBalancedReplayBuffer(4, capacity_per_env=7, batch_size=12)
+    stock = TaskBalancedReplayBuffer(4, capacity_per_env=7, batch_size=12, direct=False)
+    for i, batch in enumerate(batches):
+        assert torch.equal(direct.extend(batch), stock.extend(batch))
+        if i:  # from the second write on, the direct path ran
+            assert direct._leaves is not None
+        assert len(direct) == len(stock) and direct.storage.shape == stock.storage.shape
+        assert direct._writer._cursor == stock._writer._cursor
+        assert direct._writer._write_count == stock._writer._write_count
+        filled = stock.storage.shape[0]  # rows past it are uninitialised memory
+        assert (direct.storage._storage[:filled] == stock.storage._storage[:filled]).all()
+        torch.manual_seed(i)
+        a = direct.sample()
+        torch.manual_seed(i)
+        b = stock.sample()
+        assert a.shape == b.shape == (4, 3) and a.device == b.device
+        assert set(a.keys(True, True)) == set(b.keys(True, True))
+        assert (a == b).all()
+        assert torch.equal(a["task_id"], torch.arange(4)[:, None].expand(4, 3))
+    assert direct.sample(8).shape == (4, 2)
+
+
+def test_direct_path_falls_back_to_torchrl():
+    """Data the direct path cannot write (a stored key missing, another dtype) and buffers it does not cover
+    (a transform) go through TorchRL's own extend/sample, with TorchRL's result."""
+    gen = torch.Generator().manual_seed(1)
+    first, missing, other_dtype = (_sac_batch(2, 1, gen) for _ in range(3))
+    missing = missing.exclude(("next", "reward"))
+    other_dtype["action"] = other_dtype["action"].double()
+    buffers = [TaskBalancedReplayBuffer(2, capacity_per_env=5, batch_size=4, direct=d) for d in (True, False)]
+    for rb in buffers:
+        rb.extend(first)
+        rb.extend(missing)  # TorchRL writes the entries present
+        with pytest.raises(RuntimeError, match="dtype"):  # TorchRL's own error, from both
+            rb.extend(other_dtype)
+    direct, stock = buffers
+    # TorchRL moves its cursor before the failed write: both buffers did, as the direct one fell back
+    assert len(direct) == len(stock) == 6 and direct._writer._cursor == stock._writer._cursor == 3
+    written = direct.storage._storage[:2].exclude(("next", "reward"))  # row 1's reward: not written
+    assert (written == stock.storage._storage[:2].exclude(("next", "reward"))).all()
+    assert torch.equal(direct.storage._storage["next", "reward"][0], first["next", "reward"][:, 0])
+    direct.append_transform(lambda td: td.set("seen", torch.ones(td.shape)))
+    assert direct._direct_leaves() is None and (direct.sample()["seen"] == 1).all()

@@ -10,6 +10,10 @@ from torchrl.data import LazyMemmapStorage, LazyTensorStorage, ReplayBuffer
 from torchrl.data.replay_buffers.samplers import Sampler
 from torchrl.data.replay_buffers.storages import Storage
 
+from paco_torchrl.objectives.torchrl_private import (
+    plain_tensor_buffer, record_write, set_writer_state, storage_data, writer_state,
+)
+
 #: Keys a SAC update needs; the rest of a collector batch is not stored.
 SAC_KEYS = (
     "observation",
@@ -107,6 +111,11 @@ class TaskBalancedReplayBuffer(ReplayBuffer):
         prefetch: batches sampled ahead in a background thread (TorchRL's ``prefetch``);
             ``0`` samples on demand (the only setting whose sampling order, and so a
             resumed run, is reproducible).
+        direct: write and gather the stored tensors directly when the buffer is plain (RAM
+            storage, no transforms, no prefetch): the same contents, cursor, length and
+            samples as TorchRL's ``extend``/``sample``, which ``direct=False`` runs instead.
+            A single MT10 step is stored in ~0.2 ms instead of ~1.7 ms and a ``[10, 128]``
+            batch sampled in ~0.8 ms instead of ~4 ms (2-core CPU, ``benchmarks/README.md``).
 
     Examples:
         >>> import torch
@@ -128,6 +137,7 @@ class TaskBalancedReplayBuffer(ReplayBuffer):
         memmap_dir: str | None = None,
         keys: tuple = SAC_KEYS,
         prefetch: int = 0,
+        direct: bool = True,
     ) -> None:
         if batch_size % num_tasks:
             raise ValueError(f"batch_size={batch_size} is not divisible by the number of tasks {num_tasks}")
@@ -144,17 +154,68 @@ class TaskBalancedReplayBuffer(ReplayBuffer):
         )
         self.num_tasks = num_tasks
         self.keys = keys
+        self.direct = direct
+        self._leaves: list[tuple[tuple[str, ...], torch.Tensor]] | None = None  # (key, storage tensor)
+
+    def _direct_leaves(self) -> list[tuple[tuple[str, ...], torch.Tensor]] | None:
+        """``(key, [capacity, num_envs, ...] tensor)`` of every stored entry when the direct path applies."""
+        if not self.direct or type(self.sampler) is not TaskBalancedSampler or not plain_tensor_buffer(self):
+            return None
+        stored = storage_data(self.storage)
+        if self._leaves is None or self._leaves[0][1] is not stored.get(self._leaves[0][0]):  # new storage
+            keys = stored.keys(include_nested=True, leaves_only=True)
+            self._leaves = [((key,) if isinstance(key, str) else key, stored.get(key)) for key in keys]
+        return self._leaves
 
     def extend(self, data: TensorDictBase) -> torch.Tensor:
         """Stores a ``[num_envs, frames]`` collector batch (or a ``[num_envs]`` single step)."""
         if data.ndim == 1:
             data = data.unsqueeze(-1)
+        leaves = self._direct_leaves() if type(data) is TensorDict else None
+        if leaves is not None:
+            written = self._write_leaves(data, leaves)
+            if written is not None:
+                return written
         data = data.select(*self.keys, strict=False) if self.keys else data
         return super().extend(data)
 
+    def _write_leaves(self, data: TensorDict, leaves: list) -> torch.Tensor | None:
+        """Writes ``data [num_envs, frames]`` at the writer's cursor and returns the ``(time, env)`` indices
+        written; ``None`` (nothing written) if a stored entry is missing from ``data`` or differs in dtype,
+        device or shape."""
+        num_envs, steps = data.shape[0], data.shape[1]  # every entry of data has these leading dims
+        capacity, stored_envs = leaves[0][1].shape[:2]
+        if num_envs != stored_envs or steps > capacity:
+            return None
+        sources = [data.get(key, None) for key, _ in leaves]
+        for source, (_, dest) in zip(sources, leaves):
+            if source is None or source.dtype != dest.dtype or source.device != dest.device \
+                    or source.shape[2:] != dest.shape[2:]:
+                return None
+        cursor, _ = writer_state(self)
+        index = torch.arange(cursor, cursor + steps, device=leaves[0][1].device) % capacity
+        for (_, dest), source in zip(leaves, sources):
+            dest.index_copy_(0, index, source.transpose(0, 1))
+        record_write(self, index, steps)
+        envs = torch.arange(num_envs, device=index.device)  # TorchRL's return value: every (time, env) written
+        return torch.stack([index.repeat_interleave(num_envs), envs.repeat(steps)], 1)
+
     def sample(self, batch_size: int | None = None, *args, **kwargs) -> TensorDictBase:
         """A task-major batch ``[T, batch_size / T]``."""
-        return super().sample(batch_size, *args, **kwargs).reshape(self.num_tasks, -1)
+        leaves = self._direct_leaves() if not args and not kwargs else None
+        if leaves is None:
+            return super().sample(batch_size, *args, **kwargs).reshape(self.num_tasks, -1)
+        if batch_size is None:
+            batch_size = self.batch_size
+            if batch_size is None:
+                raise RuntimeError("batch_size not specified: set it when building the buffer or pass it to sample()")
+        (time_idx, env_idx), _ = self.sampler.sample(self.storage, batch_size)
+        flat = time_idx * leaves[0][1].shape[1] + env_idx
+        out = TensorDict(
+            {key: dest.flatten(0, 1).index_select(0, flat) for key, dest in leaves},
+            batch_size=[batch_size], device=self.storage.device,
+        )
+        return out.reshape(self.num_tasks, -1)
 
     def dump_state(self, path: str | Path) -> None:
         """Writes the filled part of the storage (memory-mapped tensors) and the write cursor to ``path``.
@@ -167,8 +228,9 @@ class TaskBalancedReplayBuffer(ReplayBuffer):
         path.mkdir(parents=True, exist_ok=True)
         filled = self.storage.shape[0] if len(self.storage) else 0
         if filled:
-            self.storage._storage[:filled].memmap(path / "data", num_threads=0)
-        meta = {"filled": filled, "cursor": self._writer._cursor, "write_count": self._writer._write_count}
+            storage_data(self.storage)[:filled].memmap(path / "data", num_threads=0)
+        cursor, write_count = writer_state(self)
+        meta = {"filled": filled, "cursor": cursor, "write_count": write_count}
         (path / "replay.json").write_text(json.dumps(meta))
         _fsync_tree(path)
 
@@ -184,8 +246,7 @@ class TaskBalancedReplayBuffer(ReplayBuffer):
             if data.shape[0] > capacity:
                 raise ValueError(f"saved replay holds {data.shape[0]} steps per env, capacity is {capacity}")
             super().extend(data.transpose(0, 1).to(self.storage.device).clone())
-        self._writer._cursor = meta["cursor"]
-        self._writer._write_count = meta["write_count"]
+        set_writer_state(self, meta["cursor"], meta["write_count"])
 
 
 def _fsync_tree(path: Path) -> None:

@@ -14,6 +14,8 @@ from tensordict.nn import TensorDictParams
 from tensordict.utils import NestedKey
 from tensordict.utils import _is_non_tensor as is_non_tensor_class  # noqa: F401 - re-exported
 from torch import Tensor
+from torchrl.data import LazyTensorStorage, ReplayBuffer
+from torchrl.data.replay_buffers.writers import RoundRobinWriter
 from torchrl.objectives import LossModule, SACLoss
 
 # (owner, private name, where it lives: "class" = an attribute of the class, "instance" = set in __init__)
@@ -25,6 +27,19 @@ PRIVATE_API: tuple[tuple[str, str, str], ...] = (
     ("torchrl.objectives.LossModule", "_has_update_associated", "instance"),
     ("torchrl.objectives.SACLoss", "_cached_detached_qvalue_params", "class"),
     ("torchrl.objectives.SACLoss", "_vmap_qnetworkN0", "instance"),
+    # replay buffers ("replay": an attribute of a filled ReplayBuffer, its storage or its writer)
+    ("torchrl.data.ReplayBuffer", "_writer", "replay"),
+    ("torchrl.data.ReplayBuffer", "_prefetch", "replay"),
+    ("torchrl.data.ReplayBuffer", "_sample_unit", "replay"),
+    ("torchrl.data.ReplayBuffer", "_pin_memory", "replay"),
+    ("torchrl.data.LazyTensorStorage", "_storage", "replay"),
+    ("torchrl.data.LazyTensorStorage", "_storage_keys", "replay"),
+    ("torchrl.data.LazyTensorStorage", "_len", "class"),
+    ("torchrl.data.LazyTensorStorage", "_set_last_cursor", "class"),
+    ("torchrl.data.LazyTensorStorage", "_bump_mutation_revision", "class"),
+    ("torchrl.data.LazyTensorStorage", "_attached_entities_iter", "class"),
+    ("torchrl.data.replay_buffers.writers.RoundRobinWriter", "_cursor", "class"),
+    ("torchrl.data.replay_buffers.writers.RoundRobinWriter", "_write_count", "replay"),
 )
 
 
@@ -60,6 +75,54 @@ def vmap_qvalue(loss: SACLoss, td: TensorDictBase, params: TensorDictBase) -> Te
     return loss._vmap_qnetworkN0(td, params)
 
 
+def storage_data(storage: LazyTensorStorage) -> TensorDictBase:
+    """The storage's whole TensorDict (capacity, not only the filled part)."""
+    return storage._storage
+
+
+def writer_state(buffer: ReplayBuffer) -> tuple[int, int]:
+    """``(cursor, write_count)`` of a buffer's round-robin writer."""
+    return buffer._writer._cursor, buffer._writer._write_count
+
+
+def set_writer_state(buffer: ReplayBuffer, cursor: int, write_count: int) -> None:
+    """Restores what :func:`writer_state` returned."""
+    buffer._writer._cursor = cursor
+    buffer._writer._write_count = write_count
+
+
+def plain_tensor_buffer(buffer: ReplayBuffer) -> bool:
+    """Whether ``buffer`` stores into a RAM ``LazyTensorStorage`` through a plain round-robin writer and
+    samples without transforms, prefetch, pinning, sample units, generation tracking, storage key filters
+    or other entities attached to the storage: then, with a sampler whose ``extend`` and ``mark_update``
+    do nothing, writing leaves at the writer's cursor and gathering leaves at the sampler's indices is all
+    that ``extend`` and ``sample`` do."""
+    storage, writer = buffer.storage, buffer._writer
+    return (
+        type(storage) is LazyTensorStorage
+        and storage.initialized
+        and type(writer) is RoundRobinWriter
+        and not writer.tracks_generations
+        and not buffer._prefetch
+        and buffer._sample_unit is None
+        and not buffer._pin_memory
+        and (buffer.transform is None or len(buffer.transform) == 0)
+        and storage._storage_keys is None
+        and all(entity is buffer for entity in storage._attached_entities_iter())
+    )
+
+
+def record_write(buffer: ReplayBuffer, index: Tensor, steps: int) -> None:
+    """Book-keeping of a round-robin ``extend`` of ``steps`` rows at ``index`` whose data was written
+    directly into :func:`storage_data`: the writer's cursor and count, the storage's length and cursor."""
+    storage, writer = buffer.storage, buffer._writer
+    writer._cursor = (writer._cursor + steps) % (storage.max_size // storage_data(storage).shape[1])
+    writer._write_count += steps
+    storage._set_last_cursor(index)
+    storage._len = min(storage._len + steps * storage_data(storage).shape[1], storage.max_size)
+    storage._bump_mutation_revision()
+
+
 __all__ = [
     "PRIVATE_API",
     "NestedKey",
@@ -68,6 +131,11 @@ __all__ = [
     "erase_cache",
     "is_non_tensor_class",
     "networks_with_params",
+    "plain_tensor_buffer",
+    "record_write",
+    "set_writer_state",
+    "storage_data",
+    "writer_state",
     "set_params_entry",
     "vmap_qvalue",
 ]

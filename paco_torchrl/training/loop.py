@@ -80,6 +80,9 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
     start_frames, started = frames, time.perf_counter()
 
     last_checkpoint = time.monotonic()
+    # settings read on every frame, read once (an OmegaConf attribute read costs tens of µs)
+    total_frames, init_random_frames = cfg.collector.total_frames, cfg.collector.init_random_frames
+    updates_per_step, checkpoint_minutes = cfg.collector.updates_per_step, cfg.checkpoint.interval_minutes
 
     def checkpoint() -> None:
         nonlocal last_checkpoint
@@ -92,8 +95,9 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
         last_checkpoint = time.monotonic()
 
     def checkpoint_due() -> bool:  # every interval_frames, and every interval_minutes of wall-clock if set
-        minutes = cfg.checkpoint.interval_minutes
-        return frames >= next_checkpoint or (minutes is not None and time.monotonic() - last_checkpoint >= 60 * minutes)
+        return frames >= next_checkpoint or (
+            checkpoint_minutes is not None and time.monotonic() - last_checkpoint >= 60 * checkpoint_minutes
+        )
 
     def evaluate_policy() -> dict:
         evaluation = evaluate(
@@ -118,7 +122,7 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
 
     batches = iter(collector)
     with StopSignals() as stop:  # Ctrl-C / SIGTERM / Slurm's signal: checkpoint, then stop
-        while frames < cfg.collector.total_frames:
+        while frames < total_frames:
             # 1. collect vector steps and store their transitions ([num_envs, steps], task-major)
             try:
                 batch = next(batches)
@@ -145,8 +149,8 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
 
             # 2. Algorithm 1 on a balanced [T, n] batch: compose θ_τ = Φ w_τ → per-task losses J_τ →
             #    loss maskout (J_τ > ε dropped) → Φ, W, α step → target soft update → w-reset
-            if frames >= cfg.collector.init_random_frames and len(replay):
-                for _ in range(cfg.collector.updates_per_step * vector_steps):  # per vector step collected
+            if frames >= init_random_frames and len(replay):
+                for _ in range(updates_per_step * vector_steps):  # per vector step collected
                     metrics = agent.update(replay.sample())
                     logger.accumulate(metrics)
                     updates += 1
