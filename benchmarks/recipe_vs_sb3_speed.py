@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = {"eager": [], "compile": ["compile=true"]}  # the recipe's overrides per variant
+VARIANTS = {"eager": [], "compile": ["compile=true"],  # the recipe's overrides per variant
+            "compile-torchrl-replay": ["compile=true", "replay.direct=false"]}
 
 
 def run_recipe(args: argparse.Namespace, extra: list[str], out: Path) -> float:

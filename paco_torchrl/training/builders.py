@@ -172,6 +172,7 @@ def make_replay(cfg: DictConfig, num_tasks: int, device: torch.device) -> TaskBa
         batch_size=cfg.optim.batch_size,
         device=replay_device,
         prefetch=cfg.replay.prefetch,
+        direct=cfg.replay.direct,
     )
 
 

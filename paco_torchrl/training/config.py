@@ -87,6 +87,8 @@ class ReplayConfig:
     capacity_per_env: int = option(1_000_000, "transitions kept per env")
     device: str = option("auto", "storage device; auto = the training device", DEVICES)
     prefetch: int = option(0, "batches sampled ahead in a thread (0: on demand, reproducible)")
+    direct: bool = option(True, "write and gather the stored tensors directly (same data and samples); "
+                                "false = TorchRL's extend/sample")
 
 
 @dataclass
