@@ -133,9 +133,9 @@ __all__ = [
     "networks_with_params",
     "plain_tensor_buffer",
     "record_write",
+    "set_params_entry",
     "set_writer_state",
     "storage_data",
-    "writer_state",
-    "set_params_entry",
     "vmap_qvalue",
+    "writer_state",
 ]
