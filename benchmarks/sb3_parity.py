@@ -10,7 +10,9 @@ episode succeeds if ``success`` is set at any step. Everything else is each libr
 
 Each (implementation, task, seed) runs in its own process with one torch thread, writes a small JSON
 record (evaluation curve, wall-clock, frames/s) into ``--records`` and is skipped when its record
-exists, so the same command continues an interrupted sweep. ``--report`` turns the records into a
+exists, so the same command continues an interrupted sweep; a run cut off in the middle continues from its
+last checkpoint (every evaluation) in ``--runs`` — the recipe exactly, SB3 with a new episode (its
+model, optimizers, α, replay, goal samplers and RNGs restored). ``--report`` turns the records into a
 markdown table and a PNG of success curves (mean ± std over seeds).
 
     pip install -e ".[bench]"
@@ -23,6 +25,8 @@ import argparse
 import json
 import math
 import os
+import random
+import shutil
 import subprocess
 import sys
 import time
@@ -95,28 +99,64 @@ def run_sb3(args: argparse.Namespace, task: str, seed: int) -> dict:
             wins += success
         return wins / 10
 
-    frames, success = [], []
-    eval_time = [0.0]
+    run_dir = Path(args.runs) / f"sb3-{task}-seed{seed}"
+    checkpoint = run_dir / "checkpoint"
+    progress = {"frames": [], "success": [], "wall_s": 0.0, "eval_s": 0.0}
+    started = time.perf_counter()
+
+    def save_checkpoint(model: SAC) -> None:
+        """Model (with optimizers and α), replay, curve so far, goal samplers and RNGs; swapped in atomically."""
+        tmp, old = run_dir / "checkpoint.tmp", run_dir / "checkpoint.old"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        model.save(tmp / "model.zip")
+        model.save_replay_buffer(tmp / "replay.pkl")
+        state = {**progress, "wall_s": progress["wall_s"] + time.perf_counter() - started,
+                 "goal_rng": [e._goal_rng.bit_generator.state for e in (env, eval_env)]}
+        (tmp / "progress.json").write_text(json.dumps(state))
+        torch.save({"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+                    "action_space": env.action_space.np_random.bit_generator.state}, tmp / "rng.pt")
+        if checkpoint.exists():
+            checkpoint.rename(old)
+        tmp.rename(checkpoint)
+        shutil.rmtree(old, ignore_errors=True)
 
     class Evaluate(BaseCallback):
         def _on_step(self) -> bool:
             if self.num_timesteps % args.eval_interval == 0:
                 t0 = time.perf_counter()
-                frames.append(self.num_timesteps)
-                success.append(evaluate(self.model))
-                eval_time[0] += time.perf_counter() - t0
+                progress["frames"].append(self.num_timesteps)
+                progress["success"].append(evaluate(self.model))
+                progress["eval_s"] += time.perf_counter() - t0
+                if self.num_timesteps < args.frames:
+                    save_checkpoint(self.model)
             return True
 
-    model = SAC(
-        "MlpPolicy", env, learning_rate=3e-4, buffer_size=1_000_000, learning_starts=args.learning_starts,
-        batch_size=args.batch, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1,
-        policy_kwargs={"net_arch": list(args.cells)}, seed=seed, device="cpu", verbose=0,
-    )
-    np.random.seed(seed)
-    started = time.perf_counter()
-    model.learn(total_timesteps=args.frames, callback=Evaluate())
-    return {"frames": frames, "success": success, "wall_s": time.perf_counter() - started,
-            "eval_s": eval_time[0], "sb3_version": __import__("stable_baselines3").__version__}
+    if (checkpoint / "model.zip").exists():  # resume: new episodes, everything else as it was saved
+        model = SAC.load(checkpoint / "model.zip", env=env, device="cpu")
+        model.get_env()._reset_seeds()  # load re-seeds the env for its next reset; the saved goal RNG goes on instead
+        model.load_replay_buffer(checkpoint / "replay.pkl")
+        saved = json.loads((checkpoint / "progress.json").read_text())
+        for e, state in zip((env, eval_env), saved.pop("goal_rng")):
+            e._goal_rng.bit_generator.state = state
+        progress.update(saved)
+        rng = torch.load(checkpoint / "rng.pt", weights_only=False)
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
+        env.action_space.np_random.bit_generator.state = rng["action_space"]
+        print(f"sb3 {task} seed{seed}: resuming at frame {model.num_timesteps}", flush=True)
+    else:
+        model = SAC(
+            "MlpPolicy", env, learning_rate=3e-4, buffer_size=1_000_000, learning_starts=args.learning_starts,
+            batch_size=args.batch, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1,
+            policy_kwargs={"net_arch": list(args.cells)}, seed=seed, device="cpu", verbose=0,
+        )
+        np.random.seed(seed)
+    model.learn(total_timesteps=args.frames - model.num_timesteps, callback=Evaluate(), reset_num_timesteps=False)
+    return {"frames": progress["frames"], "success": progress["success"],
+            "wall_s": progress["wall_s"] + time.perf_counter() - started, "eval_s": progress["eval_s"],
+            "sb3_version": __import__("stable_baselines3").__version__}
 
 
 # ------------------------------------------------------------------------------------------- driver
