@@ -1,6 +1,7 @@
-"""Single-task learning parity: the recipe (T = 1) vs Stable-Baselines3's SAC on Meta-World MT10-rand tasks.
+"""Single-task learning parity: the recipe (T = 1) vs Stable-Baselines3's SAC on Meta-World tasks with random goals.
 
-Both learners see the same env (one MT10 task, its 50 training goals, a new goal every 150-step episode,
+Both learners see the same env (one task with its 50 training goals from ``MT10(0)``, or from ``MT50(0)`` for a
+task outside MT10, a new goal every 150-step episode,
 time-outs bootstrapped, v2 rewards), the same network widths, batch size, update-to-data ratio (one
 update per frame) and number of frames before the first update (SB3 acts uniformly at random during
 them, the recipe with its initial policy, as the original PaCo code), and the same evaluation: every ``--eval-interval`` frames,
@@ -46,12 +47,24 @@ def full_name(task: str) -> str:
     return task if task.endswith("-v3") else f"{task}-v3"
 
 
+def benchmark_of(task: str) -> str:
+    """The benchmark whose goal set a task's runs use: MT10 for its ten tasks, MT50 for the others."""
+    from paco_torchrl.envs.metaworld import MT10_TASKS, MT50_TASKS
+
+    if task in MT10_TASKS:
+        return "MT10"
+    if task in MT50_TASKS:
+        return "MT50"
+    raise SystemExit(f"error: {task} is not a Meta-World MT50 task")
+
+
 # --------------------------------------------------------------------------------------------- ours
 def run_ours(args: argparse.Namespace, task: str, seed: int) -> dict:
     """The recipe with one task, through its command line; the curve comes from its CSV logs."""
     run_dir = Path(args.runs) / f"ours-{task}-seed{seed}"
     overrides = [
-        f"seed={seed}", f"algo={args.algo}", f"env.tasks=[{task}]", "threads=1", "progress=false",
+        f"seed={seed}", f"algo={args.algo}", f"env.benchmark={benchmark_of(task)}", f"env.tasks=[{task}]",
+        "threads=1", "progress=false",
         f"network.num_cells=[{','.join(str(c) for c in args.cells)}]", f"optim.batch_size={args.batch}",
         f"collector.total_frames={args.frames}", f"collector.init_random_frames={args.learning_starts}",
         f"eval.interval_frames={args.eval_interval}", "eval.episodes_per_task=10",
@@ -83,7 +96,7 @@ def run_sb3(args: argparse.Namespace, task: str, seed: int) -> dict:
     from paco_torchrl.envs.metaworld import MetaWorldTaskEnv, _benchmark_goals
 
     torch.set_num_threads(1)
-    goals = _benchmark_goals("MT10", 0)[task]  # the recipe's default env.goal_set_seed=0 (the original's)
+    goals = _benchmark_goals(benchmark_of(task), 0)[task]  # the recipe's default env.goal_set_seed=0 (the original's)
     env = MetaWorldTaskEnv(goals, 150, "v2", seed=(seed, 0))  # the recipe's sub-env 0 draws goals likewise
     eval_env = MetaWorldTaskEnv(goals, 150, "v2", seed=(seed + 10_000, 0))
 
