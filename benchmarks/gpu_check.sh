@@ -45,7 +45,8 @@ print('GPU:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'NO
 
 step "1. CUDA tests"
 timeout 240 python -m pytest -q -p no:cacheprovider -o addopts="" -W ignore::DeprecationWarning \
-  tests/test_cuda.py $(ls tests/test_any_layout.py 2>/dev/null) tests/test_metaworld_env.py -k cuda -rs
+  tests/test_cuda.py $(ls tests/test_any_layout.py 2>/dev/null) tests/test_metaworld_env.py tests/test_replay.py \
+  -k cuda -rs
 
 step "2. update: eager vs compile vs CUDA graphs (MT10 shapes)"
 (cd benchmarks && timeout 240 python update_backends.py --steps 50 --rounds 5)

@@ -91,14 +91,18 @@ def _sac_batch(num_envs: int, frames: int, gen: torch.Generator, extra: bool = T
     return TensorDict(data, [num_envs, frames])
 
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
 @pytest.mark.parametrize("frames", [1, 3])
-def test_direct_path_equals_torchrl_extend_and_sample(frames):
+def test_direct_path_equals_torchrl_extend_and_sample(frames, device):
     """Direct leaf writes and gathers: the same storage, length, cursor, count, return values and samples as
-    TorchRL's extend/sample, across a wrap-around of the capacity."""
+    TorchRL's extend/sample, across a wrap-around of the capacity (storage and batches on ``device``)."""
     gen = torch.Generator().manual_seed(0)
-    batches = [_sac_batch(4, frames, gen, extra=i % 2 == 0) for i in range(9)]
-    direct = TaskBalancedReplayBuffer(4, capacity_per_env=7, batch_size=12)
-    stock = TaskBalancedReplayBuffer(4, capacity_per_env=7, batch_size=12, direct=False)
+    batches = [_sac_batch(4, frames, gen, extra=i % 2 == 0).to(device) for i in range(9)]
+    direct = TaskBalancedReplayBuffer(4, capacity_per_env=7, batch_size=12, device=device)
+    stock = TaskBalancedReplayBuffer(4, capacity_per_env=7, batch_size=12, device=device, direct=False)
     for i, batch in enumerate(batches):
         assert torch.equal(direct.extend(batch), stock.extend(batch))
         if i:  # from the second write on, the direct path ran
@@ -115,7 +119,7 @@ def test_direct_path_equals_torchrl_extend_and_sample(frames):
         assert a.shape == b.shape == (4, 3) and a.device == b.device
         assert set(a.keys(True, True)) == set(b.keys(True, True))
         assert (a == b).all()
-        assert torch.equal(a["task_id"], torch.arange(4)[:, None].expand(4, 3))
+        assert torch.equal(a["task_id"].cpu(), torch.arange(4)[:, None].expand(4, 3))
     assert direct.sample(8).shape == (4, 2)
 
 
