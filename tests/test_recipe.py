@@ -105,3 +105,26 @@ def test_resume_with_an_incompatible_config_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: checkpoint does not fit this run")
     assert load_checkpoint(run / "checkpoint.pt")["frames"] == 40  # untouched
+
+
+def test_direct_replay_trains_exactly_like_torchrls(tmp_path):
+    """replay.direct=true and false: the same training, bit for bit (every tensor of the final checkpoint)."""
+    common = ["env.benchmark=toy", "env.num_toy_tasks=2", "env.max_episode_steps=15", "optim.batch_size=32",
+              "network.num_cells=[16]", "paco.num_param_sets=2", "collector.init_random_frames=40",
+              "collector.total_frames=200", "eval.episodes_per_task=2", "eval.interval_frames=100",
+              "progress=false", "threads=1", "device=cpu", "seed=3"]
+    states = []
+    for direct in ("true", "false"):
+        run = tmp_path / direct
+        assert train_cli(MT10_CONFIG, common + [f"replay.direct={direct}", f"output_dir={run}"]) == 0
+        states.append(load_checkpoint(run / "checkpoint.pt"))
+
+    def tensors(tree, prefix=""):
+        if isinstance(tree, dict):
+            return {k: v for key, sub in tree.items() for k, v in tensors(sub, f"{prefix}.{key}").items()}
+        return {prefix: tree} if torch.is_tensor(tree) else {}
+
+    direct, stock = (tensors(s) for s in states)
+    assert direct.keys() == stock.keys() and len(direct) > 20
+    assert [k for k in direct if not torch.equal(direct[k], stock[k])] == []
+    assert states[0]["updates"] == states[1]["updates"] == (200 - 40) // 2 + 1
