@@ -11,7 +11,7 @@ frames per env as the original. The runs are ``recipes/sweep.py`` runs (resumabl
 command again), the table is ``recipes/report.py``'s, and ``--report`` also draws the mean success
 curves (mean ± std over seeds) as a PNG.
 
-    python benchmarks/mt_subset.py --seeds 0 1 2                 # ~6-7 CPU-hours, one core
+    python benchmarks/mt_subset.py --seeds 0 1 2                 # an estimated ~6-7 CPU-hours, one core
     python benchmarks/mt_subset.py --tasks reach drawer-close door-open drawer-open --out runs/mt_subset_b
     python benchmarks/mt_subset.py --report                      # table + curves from what exists
 """

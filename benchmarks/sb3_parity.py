@@ -145,6 +145,9 @@ def run_sb3(args: argparse.Namespace, task: str, seed: int) -> dict:
                     save_checkpoint(self.model)
             return True
 
+    old = run_dir / "checkpoint.old"
+    if not checkpoint.exists() and old.exists():  # cut off between save_checkpoint's two renames
+        old.rename(checkpoint)
     if (checkpoint / "model.zip").exists():  # resume: new episodes, everything else as it was saved
         model = SAC.load(checkpoint / "model.zip", env=env, device="cpu")
         model.get_env()._reset_seeds()  # load re-seeds the env for its next reset; the saved goal RNG goes on instead

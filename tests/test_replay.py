@@ -96,17 +96,29 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
 @pytest.mark.parametrize("frames", [1, 3])
-def test_direct_path_equals_torchrl_extend_and_sample(frames, device):
+def test_direct_path_equals_torchrl_extend_and_sample(frames, device, monkeypatch):
     """Direct leaf writes and gathers: the same storage, length, cursor, count, return values and samples as
     TorchRL's extend/sample, across a wrap-around of the capacity (storage and batches on ``device``)."""
+    from torchrl.data import ReplayBuffer
+
+    torchrl_calls = []  # which buffer went through TorchRL's own extend/sample
+    for name in ("extend", "sample"):
+        original = getattr(ReplayBuffer, name)
+
+        def spy(self, *args, _original=original, _name=name, **kwargs):
+            torchrl_calls.append((_name, self))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(ReplayBuffer, name, spy)
     gen = torch.Generator().manual_seed(0)
     batches = [_sac_batch(4, frames, gen, extra=i % 2 == 0).to(device) for i in range(9)]
     direct = TaskBalancedReplayBuffer(4, capacity_per_env=7, batch_size=12, device=device)
     stock = TaskBalancedReplayBuffer(4, capacity_per_env=7, batch_size=12, device=device, direct=False)
     for i, batch in enumerate(batches):
         assert torch.equal(direct.extend(batch), stock.extend(batch))
-        if i:  # from the second write on, the direct path ran
-            assert direct._leaves is not None
+        if i:  # from the second write on (the first one initialises the storage) the direct path wrote
+            assert [(n, b) for n, b in torchrl_calls if b is direct] == []
+        torchrl_calls.clear()
         assert len(direct) == len(stock) and direct.storage.shape == stock.storage.shape
         assert direct._writer._cursor == stock._writer._cursor
         assert direct._writer._write_count == stock._writer._write_count
@@ -120,6 +132,9 @@ def test_direct_path_equals_torchrl_extend_and_sample(frames, device):
         assert set(a.keys(True, True)) == set(b.keys(True, True))
         assert (a == b).all()
         assert torch.equal(a["task_id"].cpu(), torch.arange(4)[:, None].expand(4, 3))
+        assert [n for n, b in torchrl_calls if b is direct] == []  # sampled directly
+        assert ("sample", stock) in torchrl_calls
+        torchrl_calls.clear()
     assert direct.sample(8).shape == (4, 2)
 
 

@@ -66,8 +66,8 @@ class NonFiniteGuard(Transform):
             if value is None or not value.is_floating_point():
                 continue
             finite = value.isfinite()
-            if bool(finite.all()):  # the usual case: nothing to repair (one check instead of a copy per key)
-                continue
+            if value.device.type == "cpu" and bool(finite.all()):  # nothing to repair: skip the copy (a
+                continue  # check that would be a host sync on an accelerator, where the copy stays)
             tensordict.set(key, torch.where(finite, value, torch.zeros((), dtype=value.dtype, device=value.device)))
             bad = bad | ~finite.reshape(*tensordict.batch_size, -1).all(-1, keepdim=True)
         return bad
