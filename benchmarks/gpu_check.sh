@@ -5,6 +5,9 @@
 #
 #   bash benchmarks/gpu_check.sh                 # from the repository root
 #   SECONDS_PER_VARIANT=60 bash benchmarks/gpu_check.sh
+#   TESTS_TIMEOUT=150 UPDATE_TIMEOUT=150 UPDATE_STEPS=30 UPDATE_ROUNDS=3 RECIPE_TIMEOUT=200 SECONDS_PER_VARIANT=30 \
+#     bash benchmarks/gpu_check.sh       # a shorter run (each step stops at its timeout)
+#   UPDATE_VARIANTS="eager cudagraphs" RECIPE_VARIANTS="gym_vector/sync parallel/sync" bash benchmarks/gpu_check.sh
 #
 # On a machine without a package index, put cp312 wheels of the dependencies that are missing into
 # .whl/ first (see benchmarks/README.md, "GPU check"); they are installed without dependency resolution,
@@ -16,13 +19,17 @@ OUT="${OUT:-runs/gpu_check}"
 mkdir -p "$OUT"
 exec > >(tee "$OUT/gpu_check.log") 2>&1
 SECONDS_PER_VARIANT="${SECONDS_PER_VARIANT:-45}"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+TESTS_TIMEOUT="${TESTS_TIMEOUT:-240}" UPDATE_TIMEOUT="${UPDATE_TIMEOUT:-240}" RECIPE_TIMEOUT="${RECIPE_TIMEOUT:-420}"
+UPDATE_STEPS="${UPDATE_STEPS:-50}" UPDATE_ROUNDS="${UPDATE_ROUNDS:-5}"
+SITE=/tmp/paco_site  # missing wheels go here (the machine's own site-packages may be read-only)
+PY="${PY:-$(command -v python3 || command -v python)}"  # the GPU image's torch is under python3
+export PYTHONPATH="$PWD:$SITE${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 step() { echo; echo "=== $* ($(date +%T), ${SECONDS}s in)"; }
 
 step "0. machine and dependencies"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 if compgen -G ".whl/*.whl" > /dev/null; then
-  python - <<'PY'
+  "$PY" - <<'PY'
 import glob, importlib.metadata as md, subprocess, sys
 missing = []
 for wheel in sorted(glob.glob(".whl/*.whl")):
@@ -33,10 +40,11 @@ for wheel in sorted(glob.glob(".whl/*.whl")):
         missing.append(wheel)
 print("installing:", " ".join(w.split("/")[-1] for w in missing) or "nothing")
 if missing:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", *missing], check=False)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+                    "--target", "/tmp/paco_site", *missing], check=False)
 PY
 fi
-python -c "
+"$PY" -c "
 import os, torch, torchrl, tensordict, metaworld, mujoco, numpy, scipy
 print(f'torch {torch.__version__} (CUDA {torch.version.cuda}), torchrl {torchrl.__version__}, tensordict {tensordict.__version__}, '
       f'mujoco {mujoco.__version__}, numpy {numpy.__version__}; {os.cpu_count()} CPU cores')
@@ -44,14 +52,18 @@ print('GPU:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'NO
 " || { echo "dependencies missing: stop"; exit 1; }
 
 step "1. CUDA tests"
-timeout 240 python -m pytest -q -p no:cacheprovider -o addopts="" -W ignore::DeprecationWarning \
-  tests/test_cuda.py $(ls tests/test_any_layout.py 2>/dev/null) tests/test_metaworld_env.py tests/test_replay.py \
-  -k cuda -rs
+# two processes: a failed CUDA-graph capture leaves the CUDA generator unusable for the rest of its process
+timeout "$TESTS_TIMEOUT" "$PY" -m pytest -q -p no:cacheprovider -o addopts="" -W ignore::DeprecationWarning \
+  tests/test_cuda.py -rs
+timeout "$TESTS_TIMEOUT" "$PY" -m pytest -q -p no:cacheprovider -o addopts="" -W ignore::DeprecationWarning \
+  tests/test_any_layout.py tests/test_metaworld_env.py tests/test_replay.py tests/test_no_host_sync.py -k "cuda or host" -rs
 
 step "2. update: eager vs compile vs CUDA graphs (MT10 shapes)"
-(cd benchmarks && timeout 240 python update_backends.py --steps 50 --rounds 5)
+(cd benchmarks && timeout "$UPDATE_TIMEOUT" "$PY" update_backends.py --steps "$UPDATE_STEPS" --rounds "$UPDATE_ROUNDS" \
+  ${UPDATE_VARIANTS:+--variants $UPDATE_VARIANTS})
 
 step "3. MT10 recipe per env backend and collector mode (${SECONDS_PER_VARIANT} s each)"
-timeout 420 python benchmarks/recipe_backends.py --seconds "$SECONDS_PER_VARIANT"
+timeout "$RECIPE_TIMEOUT" "$PY" benchmarks/recipe_backends.py --seconds "$SECONDS_PER_VARIANT" \
+  ${RECIPE_VARIANTS:+--variants $RECIPE_VARIANTS}
 
 step "done"

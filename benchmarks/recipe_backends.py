@@ -89,6 +89,9 @@ def main() -> None:
                                      args.interval)
             if rate is None:
                 print(f"{variant:28s} no rate (exit {proc.returncode}): {last_line}", flush=True)
+                errors = [line for line in err.splitlines() if "Error" in line or "error" in line][-4:]
+                for line in errors:  # the cause, when the last line is only a warning
+                    print(f"{'':28s}   {line[:240]}", flush=True)
                 continue
             fps, frames = rate
             print(f"{variant:28s} {fps:8.1f} frames/s with updates over {frames} frames; 20M frames: "

@@ -36,8 +36,18 @@ def test_private_api_still_exists(owner, name, where):
         rb = TaskBalancedReplayBuffer(2, capacity_per_env=4, batch_size=2, keys=("task_id",))
         rb.extend(TensorDict({"task_id": torch.tensor([[0], [1]])}, [2, 1]))
         target = next(part for part in (rb, rb.storage, rb.writer) if isinstance(part, _owner(owner)))
+    elif where == "updater":  # a target updater's cache, made on its first read of the sources
+        from torchrl.objectives import SoftUpdate
+
+        actor, qvalues = make_paco_actor_critic(6, 2, num_tasks=3, num_param_sets=2, num_cells=(8,))
+        target = SoftUpdate(MultiTaskSACLoss(actor, qvalues, num_tasks=3), tau=0.005)
+        assert isinstance(target, _owner(owner)) and target.__dict__.get(name) is not None
+        target = target.__dict__
     else:
         target = _owner(owner)
+    if isinstance(target, dict):
+        assert name in target, f"{owner} no longer caches {name!r}: adapt paco_torchrl/objectives/torchrl_private.py"
+        return
     assert hasattr(target, name), (
         f"{owner} no longer has the private {name!r} that paco_torchrl/objectives/torchrl_private.py wraps: "
         f"adapt that module to this TorchRL/tensordict release"

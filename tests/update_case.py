@@ -31,13 +31,16 @@ def update_batch(seed: int, blow_up_task: int | None = None, device: str | torch
     ).to(device)
 
 
-def make_update(device: str | torch.device = "cpu", **speed) -> tuple[PaCoUpdateStep, MultiTaskSACLoss]:
-    """PaCo networks (32x32, K=2) from seed 0, maskout and a seeded w-reset; ``speed``: compile / cudagraphs."""
+def make_update(
+    device: str | torch.device = "cpu", *, own_generator: bool = True, **speed
+) -> tuple[PaCoUpdateStep, MultiTaskSACLoss]:
+    """PaCo networks (32x32, K=2) from seed 0, maskout and a w-reset drawing from its own seeded generator
+    (``own_generator=False``: the default one, which a CUDA graph needs); ``speed``: compile / cudagraphs."""
     torch.manual_seed(0)
     actor, qvalues = make_paco_actor_critic(OBS, ACT, T, K, (32, 32))
     loss = MultiTaskSACLoss(actor, qvalues, num_tasks=T).to(device)
     opt = make_paco_optimizer(loss, capturable=speed.get("cudagraphs", False))
-    w_reset = WReset(loss.task_weight_tensors(), opt, generator=torch.Generator(device).manual_seed(1))
+    w_reset = WReset(loss.task_weight_tensors(), opt, generator=torch.Generator(device).manual_seed(1) if own_generator else None)
     return PaCoUpdateStep(loss, opt, SoftUpdate(loss, tau=0.005), w_reset=w_reset, **speed), loss
 
 

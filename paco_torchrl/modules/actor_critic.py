@@ -9,8 +9,9 @@ from tensordict.nn import TensorDictModule
 from torch import nn
 from torchrl.data import Bounded, TensorSpec
 from torchrl.envs.utils import ExplorationType
-from torchrl.modules import ProbabilisticActor, TanhNormal, ValueOperator
+from torchrl.modules import ProbabilisticActor, ValueOperator
 
+from paco_torchrl.modules.distributions import UnitTanhNormal, host_bounds
 from paco_torchrl.nn import CompositionalMLP, OneHotTaskMLP, TaskWeights
 from paco_torchrl.nn.init import init_task_mlp_
 
@@ -155,8 +156,8 @@ def make_paco_actor(
         in_keys=["loc", "scale"],
         out_keys=[action_key],
         spec=spec,
-        distribution_class=TanhNormal,
-        distribution_kwargs={"low": spec.space.low, "high": spec.space.high, "tanh_loc": False},
+        distribution_class=UnitTanhNormal,
+        distribution_kwargs={**host_bounds(spec), "tanh_loc": False},
         default_interaction_type=ExplorationType.RANDOM,
         return_log_prob=False,
     )

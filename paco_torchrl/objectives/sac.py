@@ -197,6 +197,11 @@ class MultiTaskSACLoss(SACLoss):
         out.update(self._shared_w.tensors())
         return out
 
+    def refresh_task_weight_views(self) -> None:
+        """New views of a ``W`` shared by the critics, with no autograd history from before this call
+        (see :meth:`~paco_torchrl.objectives.SharedTaskWeights.refresh`; needed inside a CUDA-graph capture)."""
+        self._shared_w.refresh()
+
     def sync_target_task_weights_(self) -> None:
         """Copies the live critic ``W`` into the target critics (no-op if not synchronised)."""
         self._shared_w.sync_targets_()

@@ -125,6 +125,24 @@ class SharedTaskWeights:
         for name, key in self.sources:
             set_params_entry(self.params(name), key, self.params(name).get(key).clone())
 
+    def refresh(self) -> None:
+        """Points every shared entry at a new expanded view of its source (no copy), made now.
+
+        TorchRL expands a shared ``W`` once, when the loss is built: the entry carries autograd history
+        from then, and keeps ``W``'s gradient accumulator alive with the CUDA stream current then. A
+        backward pass captured in a CUDA graph cannot wait on that stream (CUDA rejects the capture with
+        ``cudaErrorStreamCaptureImplicit``). So the old view is dropped first (replaced by one without
+        history), then a new one is made: when nothing else holds history reaching ``W`` (a TorchRL
+        target updater's cached sources do, until dropped), its accumulator is made anew, on the stream
+        of the call. :class:`~paco_torchrl.objectives.PaCoUpdateStep` drops those caches and calls this
+        at the start of each call when it captures (``cudagraphs=True``).
+        """
+        for (name, key), source in self.sources.items():
+            params = self.params(name)
+            shape = params.get(key).shape
+            set_params_entry(params, key, source.detach().expand(shape))
+            set_params_entry(params, key, source.expand(shape))
+
     def tie(self) -> None:
         """Points every shared entry back at an expanded view of its source, then drops cached views."""
         for (name, key), source in self.sources.items():

@@ -17,6 +17,7 @@ from torch import Tensor
 from torchrl.data import LazyTensorStorage, ReplayBuffer
 from torchrl.data.replay_buffers.writers import RoundRobinWriter
 from torchrl.objectives import LossModule, SACLoss
+from torchrl.objectives.utils import TargetNetUpdater
 
 # (owner, private name, where it lives: "class" = an attribute of the class, "instance" = set in __init__)
 PRIVATE_API: tuple[tuple[str, str, str], ...] = (
@@ -27,6 +28,7 @@ PRIVATE_API: tuple[tuple[str, str, str], ...] = (
     ("torchrl.objectives.LossModule", "_has_update_associated", "instance"),
     ("torchrl.objectives.SACLoss", "_cached_detached_qvalue_params", "class"),
     ("torchrl.objectives.SACLoss", "_vmap_qnetworkN0", "instance"),
+    ("torchrl.objectives.SoftUpdate", "_sources_val", "updater"),
     # replay buffers ("replay": an attribute of a filled ReplayBuffer, its storage or its writer)
     ("torchrl.data.ReplayBuffer", "_writer", "replay"),
     ("torchrl.data.ReplayBuffer", "_prefetch", "replay"),
@@ -58,6 +60,12 @@ def erase_cache(loss: LossModule) -> None:
 def clear_weakrefs(loss: LossModule, *tds: TensorDictBase | str) -> None:
     """What ``LossModule.forward`` implementations call at their end (TorchRL's own losses do)."""
     loss._clear_weakrefs(*tds)
+
+
+def drop_cached_sources(updater: TargetNetUpdater) -> None:
+    """Makes a target updater re-read its source parameters from the loss at its next step (it keeps
+    the tensors it read first, history included)."""
+    updater.__dict__["_sources_val"] = None
 
 
 def networks_with_params(loss: LossModule) -> list[str]:

@@ -10,6 +10,7 @@ from torchrl.objectives import LossModule, SoftUpdate
 from paco_torchrl.objectives.maskout import loss_maskout, masked_total_loss
 from paco_torchrl.objectives.per_task import ORIGINAL_LOSS_WEIGHTS, total_task_loss
 from paco_torchrl.objectives.shared_w import base_tensor
+from paco_torchrl.objectives.torchrl_private import drop_cached_sources
 from paco_torchrl.objectives.w_reset import WReset
 
 
@@ -149,9 +150,16 @@ class PaCoUpdateStep:
         if compile:
             self._forward = torch.compile(self.compute_loss, mode=compile_mode)
             self._reset = torch.compile(self._reset_dropped, mode=compile_mode)
+        # Inside a capture, a W shared by the critics needs a view made in the captured call.
+        self._refresh_views = getattr(loss_module, "refresh_task_weight_views", None) if cudagraphs else None
         if cudagraphs:
             from tensordict.nn import CudaGraphModule
 
+            if w_reset is not None and getattr(w_reset, "generator", None) is not None:
+                raise ValueError(
+                    "cudagraphs=True needs the w-reset to draw from the default CUDA generator (generator=None): "
+                    "a captured graph cannot use another one"
+                )
             device = next(iter(loss_module.parameters())).device
             if device.type != "cuda":
                 raise ValueError(f"cudagraphs=True needs the loss on a CUDA device, got {device}")
@@ -189,6 +197,11 @@ class PaCoUpdateStep:
         return self.w_reset(under)
 
     def _eager_update(self, batch: TensorDictBase) -> TensorDictBase:
+        if self.cudagraphs:  # a captured backward must reach no autograd history made before the call
+            if self.target_updater is not None:
+                drop_cached_sources(self.target_updater)  # it holds the loss's parameter entries
+            if self._refresh_views is not None:
+                self._refresh_views()
         total, task_losses, mask, under = self._forward(batch)
         self.optimizer.zero_grad(set_to_none=not self.cudagraphs)
         total.backward()

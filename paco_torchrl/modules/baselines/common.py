@@ -7,9 +7,10 @@ from tensordict.nn import TensorDictModule
 from torch import nn
 from torchrl.data import TensorSpec
 from torchrl.envs.utils import ExplorationType
-from torchrl.modules import ProbabilisticActor, TanhNormal, ValueOperator
+from torchrl.modules import ProbabilisticActor, ValueOperator
 
 from paco_torchrl.modules.actor_critic import GaussianPolicyNet, QValueNet, as_action_spec
+from paco_torchrl.modules.distributions import UnitTanhNormal, host_bounds
 
 NetFactory = Callable[[int, int], nn.Module]  # (in_features, out_features) -> net(x, task_id)
 
@@ -50,8 +51,8 @@ def make_actor_from_net(
         in_keys=["loc", "scale"],
         out_keys=["action"],
         spec=spec,
-        distribution_class=TanhNormal,
-        distribution_kwargs={"low": spec.space.low, "high": spec.space.high, "tanh_loc": False},
+        distribution_class=UnitTanhNormal,
+        distribution_kwargs={**host_bounds(spec), "tanh_loc": False},
         default_interaction_type=ExplorationType.RANDOM,
         return_log_prob=False,
     )
