@@ -13,6 +13,7 @@ from paco_torchrl.modules.actor_critic import (
     make_task_mlp,
 )
 from paco_torchrl.modules.collect_policy import TanhNormalSampler
+from paco_torchrl.modules.distributions import UnitTanhNormal, host_bounds
 from paco_torchrl.modules.deterministic import TanhPolicyNet, deterministic_twin, make_paco_deterministic_actor
 
 __all__ = [
@@ -22,8 +23,10 @@ __all__ = [
     "QValueNet",
     "TanhNormalSampler",
     "TanhPolicyNet",
+    "UnitTanhNormal",
     "deterministic_twin",
     "find_task_weights",
+    "host_bounds",
     "make_paco_actor",
     "make_paco_actor_critic",
     "make_paco_deterministic_actor",
