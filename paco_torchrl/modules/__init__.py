@@ -13,8 +13,8 @@ from paco_torchrl.modules.actor_critic import (
     make_task_mlp,
 )
 from paco_torchrl.modules.collect_policy import TanhNormalSampler
-from paco_torchrl.modules.distributions import UnitTanhNormal, host_bounds
 from paco_torchrl.modules.deterministic import TanhPolicyNet, deterministic_twin, make_paco_deterministic_actor
+from paco_torchrl.modules.distributions import UnitTanhNormal, host_bounds
 
 __all__ = [
     "SCOPES",
