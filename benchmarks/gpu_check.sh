@@ -7,7 +7,8 @@
 #   SECONDS_PER_VARIANT=60 bash benchmarks/gpu_check.sh
 #   TESTS_TIMEOUT=150 UPDATE_TIMEOUT=150 UPDATE_STEPS=30 UPDATE_ROUNDS=3 RECIPE_TIMEOUT=200 SECONDS_PER_VARIANT=30 \
 #     bash benchmarks/gpu_check.sh       # a shorter run (each step stops at its timeout)
-#   UPDATE_VARIANTS="eager cudagraphs" RECIPE_VARIANTS="gym_vector/sync parallel/sync" bash benchmarks/gpu_check.sh
+#   UPDATE_VARIANTS="eager compile|eager cudagraphs" RECIPE_VARIANTS="gym_vector/sync parallel/sync" \
+#     bash benchmarks/gpu_check.sh       # '|' separates update_backends.py runs (one process each)
 #
 # On a machine without a package index, put cp312 wheels of the dependencies that are missing into
 # .whl/ first (see benchmarks/README.md, "GPU check"); they are installed without dependency resolution,
@@ -52,15 +53,23 @@ print('GPU:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'NO
 " || { echo "dependencies missing: stop"; exit 1; }
 
 step "1. CUDA tests"
-# two processes: a failed CUDA-graph capture leaves the CUDA generator unusable for the rest of its process
+# CUDA-graph tests last and in their own process: a failed capture leaves the CUDA generator unusable for
+# the rest of its process (every later random draw fails), which would hide the other results
 timeout "$TESTS_TIMEOUT" "$PY" -m pytest -q -p no:cacheprovider -o addopts="" -W ignore::DeprecationWarning \
-  tests/test_cuda.py -rs
+  tests/test_cuda.py -k "not cudagraph" -rs
 timeout "$TESTS_TIMEOUT" "$PY" -m pytest -q -p no:cacheprovider -o addopts="" -W ignore::DeprecationWarning \
   tests/test_any_layout.py tests/test_metaworld_env.py tests/test_replay.py tests/test_no_host_sync.py -k "cuda or host" -rs
+timeout "$TESTS_TIMEOUT" "$PY" -m pytest -q -p no:cacheprovider -o addopts="" -W ignore::DeprecationWarning \
+  tests/test_cuda.py -k cudagraph -rs
 
 step "2. update: eager vs compile vs CUDA graphs (MT10 shapes)"
-(cd benchmarks && timeout "$UPDATE_TIMEOUT" "$PY" update_backends.py --steps "$UPDATE_STEPS" --rounds "$UPDATE_ROUNDS" \
-  ${UPDATE_VARIANTS:+--variants $UPDATE_VARIANTS})
+# without CUDA graphs, then with them in a second process (a failed capture spoils the rest of its process)
+UPDATE_VARIANTS="${UPDATE_VARIANTS:-eager compile|eager cudagraphs compile+cudagraphs}"
+IFS='|' read -ra update_runs <<< "$UPDATE_VARIANTS"
+for variants in "${update_runs[@]}"; do
+  (cd benchmarks && timeout "$UPDATE_TIMEOUT" "$PY" update_backends.py --steps "$UPDATE_STEPS" --rounds "$UPDATE_ROUNDS" \
+    --variants $variants)
+done
 
 step "3. MT10 recipe per env backend and collector mode (${SECONDS_PER_VARIANT} s each)"
 timeout "$RECIPE_TIMEOUT" "$PY" benchmarks/recipe_backends.py --seconds "$SECONDS_PER_VARIANT" \

@@ -120,12 +120,19 @@ def main() -> None:
     timing = batches(args.steps, args.tasks, args.batch // args.tasks, device)
     for round_ in range(args.rounds + 1):  # round 0 is not timed: late recompilations (dynamic shapes) land there
         for variant, agent in agents.items():
+            if variant not in times:
+                continue
             copies = [b.clone() for b in timing]
-            sync(device)
-            t = time.perf_counter()
-            for b in copies:
-                agent.update(b)
-            sync(device)
+            try:
+                sync(device)
+                t = time.perf_counter()
+                for b in copies:
+                    agent.update(b)
+                sync(device)
+            except Exception as err:  # report and go on with the others
+                print(f"{variant:20s} timing FAILED: {type(err).__name__}: {str(err).splitlines()[0][:300]}", flush=True)
+                del times[variant]
+                continue
             if round_:
                 times[variant].append((time.perf_counter() - t) / args.steps)
     base = statistics.median(times["eager"]) if "eager" in times else None
