@@ -68,7 +68,9 @@ class TanhNormalSampler(TensorDictModuleBase):
             return "the actor's first module is not a TensorDictModule around a GaussianPolicyNet"
         if len(actor.module) != 2 or len(first.out_keys) != 2 or list(dist.in_keys) != list(first.out_keys):
             return "the actor is not [GaussianPolicyNet -> distribution]"
-        if not (isinstance(dist.distribution_class, type) and issubclass(dist.distribution_class, TanhNormal)) or getattr(dist, "return_log_prob", False):
+        dist_class = dist.distribution_class
+        is_tanh_normal = isinstance(dist_class, type) and issubclass(dist_class, TanhNormal)  # UnitTanhNormal too
+        if not is_tanh_normal or getattr(dist, "return_log_prob", False):
             return "the distribution is not a TanhNormal without log-probabilities"
         kwargs = dist.distribution_kwargs
         if kwargs.get("tanh_loc", False) or not kwargs.get("safe_tanh", True) or "upscale" in kwargs:

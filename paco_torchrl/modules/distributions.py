@@ -51,7 +51,7 @@ class UnitTanhNormal(TanhNormal):
     bounds that are ``[-1, 1]`` (Python numbers, or CPU tensors read once on the host), this class
     builds the same distribution, ``tanh(Normal(loc, scale))`` with TorchRL's safe tanh, and skips
     both. Any other bounds go through TorchRL's own ``__init__``, unchanged. Samples, log-probabilities
-    and their gradients equal TorchRL's bit for bit (tests/test_distributions.py).
+    and their gradients equal TorchRL's bit for bit (tests/test_no_host_sync.py).
 
     Args:
         loc: mean of the Normal before the tanh.
