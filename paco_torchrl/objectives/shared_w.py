@@ -12,6 +12,7 @@ both use it.
 """
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 
 import torch
@@ -132,16 +133,22 @@ class SharedTaskWeights:
         from then, and keeps ``W``'s gradient accumulator alive with the CUDA stream current then. A
         backward pass captured in a CUDA graph cannot wait on that stream (CUDA rejects the capture with
         ``cudaErrorStreamCaptureImplicit``). So the old view is dropped first (replaced by one without
-        history), then a new one is made: when nothing else holds history reaching ``W`` (a TorchRL
-        target updater's cached sources do, until dropped), its accumulator is made anew, on the stream
-        of the call. :class:`~paco_torchrl.objectives.PaCoUpdateStep` drops those caches and calls this
-        at the start of each call when it captures (``cudagraphs=True``).
+        history), unreachable objects are collected (reference cycles of TensorDicts can hold the old
+        view until the cyclic garbage collector runs), then a new one is made: when nothing else holds
+        history reaching ``W`` (a TorchRL target updater's cached sources do, until dropped), its
+        accumulator is made anew, on the stream of the call. :class:`~paco_torchrl.objectives.PaCoUpdateStep`
+        drops those caches and calls this at the start of each call when it captures (``cudagraphs=True``):
+        only the warm-up calls and the captured one run Python, so the collection costs nothing later.
         """
+        shapes = {}
         for (name, key), source in self.sources.items():
             params = self.params(name)
-            shape = params.get(key).shape
-            set_params_entry(params, key, source.detach().expand(shape))
-            set_params_entry(params, key, source.expand(shape))
+            shapes[name, key] = params.get(key).shape
+            set_params_entry(params, key, source.detach().expand(shapes[name, key]))
+        if self.sources:
+            gc.collect()
+        for (name, key), source in self.sources.items():
+            set_params_entry(self.params(name), key, source.expand(shapes[name, key]))
 
     def tie(self) -> None:
         """Points every shared entry back at an expanded view of its source, then drops cached views."""
