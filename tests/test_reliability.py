@@ -263,3 +263,27 @@ def test_a_task_recovers_after_a_transient_fault(tmp_path):
     frames, dropped = read_series(tmp_path / "logs" / "scalars" / "over_threshold_count" / "rotate-0.csv")
     assert dropped[-1] > 100  # task 0 was dropped (and its w reset) while the fault was in the replay
     assert dropped[frames.index(10000)] == dropped[-1]  # ... and never after frame 10000
+
+
+def test_a_checkpoint_reads_env_state_without_touching_parallel_env_workers():
+    """``env.backend=parallel``: a TorchRL ``ParallelEnv`` forwards unknown attributes to its workers,
+    starting them first. Asking it for ``env_state`` at a checkpoint (e.g. at Ctrl-C before the first
+    evaluation) failed the run and left it hanging on its workers (seen on the GPU machine). The
+    checkpoint looks the method up on the env's class: the toy env's state is saved, the ParallelEnv is
+    skipped and its workers are never started."""
+    import functools
+    from types import SimpleNamespace
+
+    from torchrl.envs import ParallelEnv
+
+    from paco_torchrl.envs.toy import MultiTaskPointEnv
+    from paco_torchrl.training.checkpoint import training_state
+    from update_case import make_update
+
+    update, loss = make_update()
+    agent = SimpleNamespace(loss=loss, optimizer=update.optimizer, w_reset=update.w_reset)
+    parallel = ParallelEnv(1, functools.partial(MultiTaskPointEnv, 2, 1))
+    toy = MultiTaskPointEnv(2, 1)
+    state = training_state(agent, 0, 0, env=toy, eval_env=parallel)
+    assert sorted(state["envs"]) == ["env"] and parallel.is_closed
+    assert set(state["envs"]["env"]) == set(toy.env_state())

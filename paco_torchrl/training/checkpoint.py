@@ -90,6 +90,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"cannot read checkpoint {path}: {str(err).splitlines()[0]}") from None
 
 
+def _env_method(env: Any, name: str) -> bool:
+    """Whether ``env``'s class defines method ``name``. Looked up on the class: a TorchRL ``ParallelEnv``
+    forwards unknown attributes to its worker processes (which fails when they are not started, and
+    makes a started worker fail on a method its env lacks)."""
+    return env is not None and callable(getattr(type(env), name, None))
+
+
 def training_state(
     agent, frames: int, updates: int, *, logger=None, env=None, eval_env=None
 ) -> dict[str, Any]:
@@ -101,7 +108,7 @@ def training_state(
     ``gym_vector`` backend: the goal samplers). The replay buffer is saved beside the
     checkpoint by :func:`save_run_checkpoint`.
     """
-    envs = {name: e.env_state() for name, e in (("env", env), ("eval_env", eval_env)) if hasattr(e, "env_state")}
+    envs = {name: e.env_state() for name, e in (("env", env), ("eval_env", eval_env)) if _env_method(e, "env_state")}
     return {
         "loss": agent.loss.state_dict(),
         "optimizer": agent.optimizer.state_dict(),
@@ -130,7 +137,7 @@ def restore_training_state(agent, state: dict[str, Any], *, logger=None, env=Non
             logger.load_state_dict(state["logger"])
         envs = state.get("envs", {})
         for name, e, resume in (("env", env, True), ("eval_env", eval_env, False)):
-            if name in envs and hasattr(e, "load_env_state"):
+            if name in envs and _env_method(e, "load_env_state"):
                 e.load_env_state(envs[name], resume_episodes=resume)
         return int(state["frames"]), int(state["updates"])
     except (KeyError, RuntimeError, ValueError, TypeError) as err:

@@ -170,10 +170,13 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
                 next_checkpoint = (frames // cfg.checkpoint.interval_frames + 1) * cfg.checkpoint.interval_frames
             bar.update(collected)
             if stop.requested is not None:  # a stop signal: keep everything up to this frame, then end
-                checkpoint()
-                bar.close()
-                logger.close()
-                collector.shutdown(raise_on_error=False)
+                try:
+                    checkpoint()
+                finally:  # env workers end even if the checkpoint failed (else the process waits for them)
+                    bar.close()
+                    logger.close()
+                    collector.shutdown(raise_on_error=False)
+                    eval_env.close(raise_if_closed=False)
                 raise Interrupted(stop.requested, frames, run_dir)
 
     bar.close()
