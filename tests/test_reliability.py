@@ -276,6 +276,7 @@ def test_a_checkpoint_reads_env_state_without_touching_parallel_env_workers():
 
     from torchrl.envs import ParallelEnv
 
+    from paco_torchrl.envs.guard import NonFiniteGuard
     from paco_torchrl.envs.toy import MultiTaskPointEnv
     from paco_torchrl.training.checkpoint import training_state
     from update_case import make_update
@@ -284,6 +285,9 @@ def test_a_checkpoint_reads_env_state_without_touching_parallel_env_workers():
     agent = SimpleNamespace(loss=loss, optimizer=update.optimizer, w_reset=update.w_reset)
     parallel = ParallelEnv(1, functools.partial(MultiTaskPointEnv, 2, 1))
     toy = MultiTaskPointEnv(2, 1)
-    state = training_state(agent, 0, 0, env=toy, eval_env=parallel)
+    guarded = NonFiniteGuard.wrap(toy)  # the training env is wrapped: its base env's state is saved
+    state = training_state(agent, 0, 0, env=guarded, eval_env=parallel)
     assert sorted(state["envs"]) == ["env"] and parallel.is_closed
     assert set(state["envs"]["env"]) == set(toy.env_state())
+    state = training_state(agent, 0, 0, env=NonFiniteGuard.wrap(parallel), eval_env=toy)
+    assert sorted(state["envs"]) == ["eval_env"] and parallel.is_closed

@@ -5,11 +5,13 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torchrl.envs import TransformedEnv
 
 
 def atomic_write_bytes(path: str | os.PathLike, write: callable) -> None:
@@ -90,11 +92,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"cannot read checkpoint {path}: {str(err).splitlines()[0]}") from None
 
 
-def _env_method(env: Any, name: str) -> bool:
-    """Whether ``env``'s class defines method ``name``. Looked up on the class: a TorchRL ``ParallelEnv``
-    forwards unknown attributes to its worker processes (which fails when they are not started, and
-    makes a started worker fail on a method its env lacks)."""
-    return env is not None and callable(getattr(type(env), name, None))
+def _env_method(env: Any, name: str) -> Callable | None:
+    """``env``'s method ``name``, or ``None``: looked up on the class of ``env`` or of the env a
+    ``TransformedEnv`` wraps, never through ``__getattr__``. A TorchRL ``ParallelEnv`` forwards unknown
+    attributes to its worker processes (which fails when they are not started, and makes a started
+    worker fail on a method its env lacks)."""
+    while isinstance(env, TransformedEnv):
+        env = env.base_env
+    return getattr(env, name) if env is not None and callable(getattr(type(env), name, None)) else None
 
 
 def training_state(
@@ -108,7 +113,8 @@ def training_state(
     ``gym_vector`` backend: the goal samplers). The replay buffer is saved beside the
     checkpoint by :func:`save_run_checkpoint`.
     """
-    envs = {name: e.env_state() for name, e in (("env", env), ("eval_env", eval_env)) if _env_method(e, "env_state")}
+    getters = {name: _env_method(e, "env_state") for name, e in (("env", env), ("eval_env", eval_env))}
+    envs = {name: get() for name, get in getters.items() if get is not None}
     return {
         "loss": agent.loss.state_dict(),
         "optimizer": agent.optimizer.state_dict(),
@@ -137,8 +143,9 @@ def restore_training_state(agent, state: dict[str, Any], *, logger=None, env=Non
             logger.load_state_dict(state["logger"])
         envs = state.get("envs", {})
         for name, e, resume in (("env", env, True), ("eval_env", eval_env, False)):
-            if name in envs and _env_method(e, "load_env_state"):
-                e.load_env_state(envs[name], resume_episodes=resume)
+            load = _env_method(e, "load_env_state")
+            if name in envs and load is not None:
+                load(envs[name], resume_episodes=resume)
         return int(state["frames"]), int(state["updates"])
     except (KeyError, RuntimeError, ValueError, TypeError) as err:
         raise CheckpointError(f"checkpoint does not fit this run: {str(err).splitlines()[0]}") from None
