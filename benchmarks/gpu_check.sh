@@ -30,7 +30,7 @@ step() { echo; echo "=== $* ($(date +%T), ${SECONDS}s in)"; }
 step "0. machine and dependencies"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 if compgen -G ".whl/*.whl" > /dev/null; then
-  "$PY" - <<'PY'
+  "$PY" - "$SITE" <<'PY'
 import glob, importlib.metadata as md, subprocess, sys
 missing = []
 for wheel in sorted(glob.glob(".whl/*.whl")):
@@ -42,7 +42,7 @@ for wheel in sorted(glob.glob(".whl/*.whl")):
 print("installing:", " ".join(w.split("/")[-1] for w in missing) or "nothing")
 if missing:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                    "--target", "/tmp/paco_site", *missing], check=False)
+                    "--target", sys.argv[1], *missing], check=False)
 PY
 fi
 "$PY" -c "
