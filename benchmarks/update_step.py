@@ -28,6 +28,7 @@ from torchrl.data import Bounded
 
 from paco_torchrl import nn as paco_nn
 from paco_torchrl.algos import ALGOS
+import paco_torchrl.nn.compositional as compositional_mod
 from paco_torchrl.nn import CompositionalMLP
 from paco_torchrl.objectives import MultiTaskSACLoss, PaCoUpdateStep, WReset, make_paco_optimizer
 from paco_torchrl.training import RunConfig
@@ -35,6 +36,7 @@ from paco_torchrl.training.system import tune_malloc
 
 warnings.filterwarnings("ignore")
 OBS, ACT = 39, 4
+_ORIGINAL_FORWARD = CompositionalMLP.forward
 
 
 def make_update(
@@ -115,6 +117,16 @@ def _forward_bmm_without_compose(self, x, task_id):
     return h.reshape(*x.shape[:-1], h.shape[-1])
 
 
+def _forward_features_last(self, x, task_id):
+    """PaCo's exact forward with the task-major path's activations kept ``[T, n, features]`` (before
+    2026-12-01): its weight gradient needs a transposing copy per layer."""
+    elementwise, compositional_mod._ELEMENTWISE = compositional_mod._ELEMENTWISE, ()
+    try:
+        return _ORIGINAL_FORWARD(self, x, task_id)
+    finally:
+        compositional_mod._ELEMENTWISE = elementwise
+
+
 def _forward_single_linear(self, x, task_id):
     """One shared linear layer per level (Φ slice 0): PaCo's parameters and optimizer, MT-SAC's matmuls."""
     h = x
@@ -148,8 +160,9 @@ def main() -> None:
     parser.add_argument(
         "--decompose",
         action="store_true",
-        help="also time PaCo with its forward replaced by (a) per-task bmm without composition and "
-        "(b) one shared linear per level, to split the overhead (these variants compute wrong values)",
+        help="also time PaCo with its forward replaced by (a) the task-major path with features last (exact, "
+        "the layout before 2026-12-01), (b) per-task bmm without composition and (c) one shared linear per "
+        "level, to split the overhead ((b) and (c) compute wrong values)",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -164,12 +177,12 @@ def main() -> None:
     }
     variants = {"paco": None, "mtsac": None, "stock": None}
     if args.decompose:
-        variants.update({"paco: bmm, no compose": _forward_bmm_without_compose, "paco: single linear": _forward_single_linear})
+        variants.update({"paco: features-last": _forward_features_last, "paco: bmm, no compose": _forward_bmm_without_compose, "paco: single linear": _forward_single_linear})
     for update in updates.values():  # warm-up (allocator, Adam state)
         for batch in batches.values():
             time_updates(update, batch, 2)
     times: dict[tuple[str, str], list[float]] = {(n, layout): [] for n in variants for layout in layouts}
-    original = CompositionalMLP.forward
+    original = _ORIGINAL_FORWARD
     for _ in range(args.rounds):
         for layout in layouts:
             for name, forward in variants.items():

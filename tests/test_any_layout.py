@@ -266,3 +266,58 @@ def test_cuda_forward_backward_without_host_sync(shape, task_major):
         torch.cuda.set_sync_debug_mode("default")
     torch.testing.assert_close(out.detach().cpu(), _reference(mlp.cpu(), x.detach().cpu(), tid.cpu()).detach(),
                                atol=1e-4, rtol=0)
+
+
+class _RowSoftmax(torch.nn.Module):
+    """Not elementwise: mixes the features of a sample, so features must stay in the last dim."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(x, dim=-1)
+
+
+def _spy_transposed(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    original = CompositionalMLP._forward_task_major_transposed
+
+    def spy(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CompositionalMLP, "_forward_task_major_transposed", spy)
+    return calls
+
+
+def test_task_major_features_first_layout_is_taken_only_where_exact(monkeypatch):
+    """ReLU and all layers compositional: features-first; a row-mixing activation or a plain trunk: not."""
+    calls = _spy_transposed(monkeypatch)
+    tid = torch.arange(T)[:, None].expand(T, 6)
+    x = torch.randn(T, 6, IN, generator=torch.Generator().manual_seed(20))
+    mlp = _mlp(seed=21, task_major=True)
+    _assert_matches_reference(mlp, x, tid)
+    assert len(calls) == 1
+    torch.manual_seed(22)
+    softmax = CompositionalMLP(
+        IN, OUT, CELLS, num_tasks=T, num_param_sets=K, identical_init=False, task_major=True, activation=_RowSoftmax
+    )
+    output_only = _mlp(seed=23, task_major=True, compositional="output")
+    flat_order = x.reshape(-1, IN)
+    for net in (softmax, output_only):
+        per_sample = torch.cat([net(flat_order[i : i + 1], tid.reshape(-1)[i : i + 1]) for i in range(T * 6)])
+        torch.testing.assert_close(net(x, tid).reshape(-1, OUT), per_sample, atol=ATOL, rtol=0)
+    assert len(calls) == 1
+
+
+def test_task_major_weight_gradient_needs_no_transposing_copy():
+    """The composed weight's gradient arrives as ``[T, out, in]``: no copy of that size in the backward."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(24)
+    cells = (40, 40)
+    mlp = CompositionalMLP(IN, OUT, cells, num_tasks=T, num_param_sets=K, task_major=True)
+    x, tid = torch.randn(T, 8, IN), torch.arange(T)[:, None].expand(T, 8)
+    out = mlp(x, tid)
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        out.square().sum().backward()
+    copies = [e.input_shapes[0] for e in prof.events() if e.name == "aten::copy_" and e.input_shapes]
+    assert [T, 40, 40] not in copies and [T, 1600] not in copies, copies
+    assert mlp.layers[1].weight.grad.shape == (K, 40, 40)

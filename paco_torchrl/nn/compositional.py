@@ -43,6 +43,11 @@ from torch import nn
 from paco_torchrl.nn.grouped_mm import grouped_mm, grouped_mm_supported
 from paco_torchrl.nn.task_weights import TaskWeights
 
+# Activations that act on each element alone: the task-major path may lay features out first.
+_ELEMENTWISE = (
+    nn.ReLU, nn.Tanh, nn.ELU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Softplus, nn.Mish, nn.Identity,
+)
+
 # Per-sample weights are gathered (B·out·in elements) up to this budget; larger
 # unordered batches use the K-mix path.
 _GATHER_BUDGET = 1 << 22
@@ -284,6 +289,8 @@ class CompositionalMLP(nn.Module):
         return h
 
     def _forward_task_major(self, h: torch.Tensor, w_all: torch.Tensor) -> torch.Tensor:
+        if self.compositional == "all" and isinstance(self.activation, _ELEMENTWISE):
+            return self._forward_task_major_transposed(h, w_all)
         h = h.reshape(self.num_tasks, -1, h.shape[-1])
         for i, layer in enumerate(self.layers):
             if isinstance(layer, CompositionalLinear):
@@ -294,6 +301,22 @@ class CompositionalMLP(nn.Module):
             if i < len(self.layers) - 1:
                 h = self.activation(h)
         return h.reshape(-1, h.shape[-1])
+
+    def _forward_task_major_transposed(self, h: torch.Tensor, w_all: torch.Tensor) -> torch.Tensor:
+        """The task-major path with activations laid out ``[T, features, n]``: ``hᵀ ← b + θ hᵀ``.
+
+        Same values as ``h ← b + h θᵀ``, but the weight gradient ``g hᵀ`` comes out as ``[T, out, in]``,
+        the composed weight's own layout, so it flows back into ``compose`` without the transposing
+        copy of ``T·out·in`` elements per layer that ``θᵀ`` costs (2026-12-01, CPU: ≈ 9 % of a PaCo
+        update at MT10 shapes). Only for every layer compositional and an elementwise activation.
+        """
+        h = h.reshape(self.num_tasks, -1, h.shape[-1]).transpose(-1, -2)
+        for i, layer in enumerate(self.layers):
+            weight, bias = self._compose(layer, w_all)
+            h = torch.baddbmm(bias.unsqueeze(-1), weight, h)
+            if i < len(self.layers) - 1:
+                h = self.activation(h)
+        return h.transpose(-1, -2).reshape(-1, h.shape[-2])
 
     def _forward_per_sample(self, h: torch.Tensor, tid: torch.Tensor, w_all: torch.Tensor) -> torch.Tensor:
         w = w_all[tid]
