@@ -19,7 +19,9 @@ device tensor on the host, all shapes static):
 * **task-major** — a batch ``[T, n, ...]`` of a network told that such batches are task-major
   (``task_major=True``: ``task_id[τ] == τ``, as the balanced replay sampler produces): the
   per-task weights are applied with one ``baddbmm``, on every device and under ``torch.compile``
-  (at the MT10 shapes as fast as the sorted path, and much cheaper for small networks). The promise is not checked unless
+  (at the MT10 shapes as fast as the sorted path, and much cheaper for small networks). With every
+  layer compositional and an elementwise activation, activations are laid out features-first
+  (``hᵀ ← b + θ hᵀ``) so that the weight gradient needs no transposing copy. The promise is not checked unless
   ``check_layout=True`` (a debugging aid that syncs: it raises ``ValueError`` on a broken promise).
 * **one task** — ``T = 1``: the one composed network as plain linear layers, for any batch.
 * **mix** — at most ``T`` samples (collection, evaluation), and the fallback for larger batches
