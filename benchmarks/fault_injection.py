@@ -4,7 +4,11 @@
     python benchmarks/fault_injection.py --seeds 0 --kind nan
     python benchmarks/fault_injection.py --metaworld --frames 30000 --seeds 0
     python benchmarks/fault_injection.py --metaworld --frames 90000 --at-frame 30000 --until-frame 36000 \
-        --capacity 10000 --seeds 0          # transient fault: does the task recover after its w-reset?
+        --capacity 10000 --seeds 0 --out runs/fault_transient   # transient fault: does the task recover?
+
+With ``--out``, runs checkpoint ten times (replay included) and the same command continues them: a
+finished run (``results.json`` at its last frame) is reported, not rerun; an interrupted one resumes from
+its checkpoint (its "wall s" then counts the last segment only).
 
 Runs ``paco_torchrl.training.train`` for every (variant, seed) and prints one row per run:
 the faulty task's and the other tasks' final success, the other tasks' critic loss and reward per step
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import statistics
 import tempfile
 import time
@@ -55,9 +60,12 @@ def main() -> None:
     args = parser.parse_args()
     base = (METAWORLD if args.metaworld else TOY) + [
         f"collector.total_frames={args.frames}", f"eval.interval_frames={args.frames}",
-        f"checkpoint.interval_frames={args.frames}", "checkpoint.replay=false", "progress=false", "threads=1",
-        "device=cpu",
+        "progress=false", "threads=1", "device=cpu",
     ]
+    if args.out is None:  # nothing to resume: one checkpoint at the end, no replay in it
+        base += [f"checkpoint.interval_frames={args.frames}", "checkpoint.replay=false"]
+    else:
+        base += [f"checkpoint.interval_frames={max(1000, args.frames // 10)}", "checkpoint.replay=true"]
     at_frame = args.at_frame if args.at_frame is not None else args.frames // 3
     if args.capacity is not None:
         base.append(f"replay.capacity_per_env={args.capacity}")
@@ -81,10 +89,16 @@ def main() -> None:
                 overrides += ["fault.task=0", f"fault.at_frame={at_frame}", f"fault.kind={args.kind}"]
                 if args.until_frame is not None:
                     overrides.append(f"fault.until_frame={args.until_frame}")
-            cfg = load_config(CONFIG, overrides)
-            start = time.perf_counter()
-            results = train(cfg)
-            wall = time.perf_counter() - start
+            done = run / "results.json"
+            if done.exists() and json.loads(done.read_text()).get("frames", 0) >= args.frames:
+                results, wall = json.loads(done.read_text()), float("nan")  # finished in an earlier call
+            else:
+                if (run / "checkpoint.pt").exists():
+                    overrides.append(f"resume={run}")
+                cfg = load_config(CONFIG, overrides)
+                start = time.perf_counter()
+                results = train(cfg)
+                wall = time.perf_counter() - start
             per_task = list(results["per_task_success"].values())
             names = list(results["per_task_success"])
             others = statistics.mean(per_task[1:])
