@@ -71,6 +71,9 @@ for variants in "${update_runs[@]}"; do
     --variants $variants)
 done
 
+step "2b. one actor call on [s; s'] vs two calls (issue #16 item 2)"
+timeout 90 "$PY" benchmarks/merged_calls.py --device cuda --rounds 50
+
 step "3. MT10 recipe per env backend and collector mode (${SECONDS_PER_VARIANT} s each)"
 timeout "$RECIPE_TIMEOUT" "$PY" benchmarks/recipe_backends.py --seconds "$SECONDS_PER_VARIANT" \
   ${RECIPE_VARIANTS:+--variants $RECIPE_VARIANTS}

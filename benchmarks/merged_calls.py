@@ -1,6 +1,7 @@
 """Issue #16 item 2, "beyond": one network call for inputs that share parameters, or two?
 
     python benchmarks/merged_calls.py --rounds 20
+    python benchmarks/merged_calls.py --device cuda          # benchmarks/gpu_check.sh runs this
 
 The PaCo actor (K=5, 3x400, the MT10 task-major batch [10, 128]) at the observations (with gradient)
 and at the next observations (without) as two calls, as `MultiTaskSACLoss` does, against one call on
@@ -24,14 +25,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tune_malloc()
     torch.manual_seed(0)
     tasks, per_task = 10, 128
-    actor = assume_task_major(CompositionalMLP(39, 8, (400, 400, 400), tasks, 5, identical_init=False))
-    obs, next_obs = torch.randn(tasks, per_task, 39), torch.randn(tasks, per_task, 39)
-    task_id = torch.arange(tasks)[:, None].expand(tasks, per_task)
+    device = torch.device(args.device)
+    actor = assume_task_major(CompositionalMLP(39, 8, (400, 400, 400), tasks, 5, identical_init=False)).to(device)
+    obs, next_obs = torch.randn(tasks, per_task, 39, device=device), torch.randn(tasks, per_task, 39, device=device)
+    task_id = torch.arange(tasks, device=device)[:, None].expand(tasks, per_task)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     params = list(actor.parameters())
 
     def separate():
@@ -47,12 +51,16 @@ def main() -> None:
 
     a, b = separate(), merged()
     diff = max((x - y).abs().max().item() for x, y in zip([a[0], a[1], *a[2]], [b[0], b[1], *b[2]]))
-    print(f"threads {args.threads}, torch {torch.__version__}; max |difference| (outputs, gradients): {diff:.3g}")
+    for _ in range(3):  # warm-up (allocator, kernels)
+        separate(), merged()
+    print(f"{device}, threads {args.threads}, torch {torch.__version__}; max |difference| (outputs, gradients): {diff:.3g}")
     times: dict[str, list[float]] = {"separate": [], "merged": []}
     for _ in range(args.rounds):
         for name, fn in (("separate", separate), ("merged", merged)):
+            sync()
             start = time.perf_counter()
             fn()
+            sync()
             times[name].append(time.perf_counter() - start)
     base = statistics.median(times["separate"])
     for name, ts in times.items():
