@@ -66,17 +66,21 @@ def _assert_matches_reference(mlp: CompositionalMLP, x: torch.Tensor, task_id: t
         torch.testing.assert_close(grads[name], ref_grads[name], atol=ATOL, rtol=0, msg=name)
 
 
-def _spy_sorted(monkeypatch) -> list[int]:
-    """Counts the sorted path's calls (so a test knows which path it exercised)."""
+def _spy(monkeypatch, path: str = "_forward_sorted") -> list[int]:
+    """Counts the calls of one of CompositionalMLP's forward paths (so a test knows which it exercised)."""
     calls: list[int] = []
-    original = CompositionalMLP._forward_sorted
+    original = getattr(CompositionalMLP, path)
 
     def spy(self, *args, **kwargs):
         calls.append(1)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(CompositionalMLP, "_forward_sorted", spy)
+    monkeypatch.setattr(CompositionalMLP, path, spy)
     return calls
+
+
+def _spy_sorted(monkeypatch) -> list[int]:
+    return _spy(monkeypatch)
 
 
 needs_sorted = pytest.mark.skipif(not SORTED, reason="grouped_mm unavailable for CPU float32 in this torch")
@@ -275,21 +279,9 @@ class _RowSoftmax(torch.nn.Module):
         return torch.softmax(x, dim=-1)
 
 
-def _spy_transposed(monkeypatch) -> list[int]:
-    calls: list[int] = []
-    original = CompositionalMLP._forward_task_major_transposed
-
-    def spy(self, *args, **kwargs):
-        calls.append(1)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(CompositionalMLP, "_forward_task_major_transposed", spy)
-    return calls
-
-
 def test_task_major_features_first_layout_is_taken_only_where_exact(monkeypatch):
     """ReLU and all layers compositional: features-first; a row-mixing activation or a plain trunk: not."""
-    calls = _spy_transposed(monkeypatch)
+    calls = _spy(monkeypatch, "_forward_task_major_transposed")
     tid = torch.arange(T)[:, None].expand(T, 6)
     x = torch.randn(T, 6, IN, generator=torch.Generator().manual_seed(20))
     mlp = _mlp(seed=21, task_major=True)
