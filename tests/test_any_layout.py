@@ -7,6 +7,8 @@ the forward must not read a device tensor on the host (checked on CUDA where one
 """
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from tensordict import TensorDict
@@ -232,6 +234,33 @@ def test_expanded_output_gradient():
     torch.testing.assert_close(a.grad, ref_a.grad, atol=ATOL, rtol=0)
     torch.testing.assert_close(b.grad, ref_b.grad, atol=ATOL, rtol=0)
     assert torch.equal(b.grad[1], torch.zeros_like(b.grad[1]))
+
+
+@needs_sorted
+def test_grouped_mm_outside_transforms_skips_the_custom_op_and_matches_it(monkeypatch):
+    """Outside functorch transforms the autograd rule calls the kernels directly (no custom-op
+    dispatch); under ``vmap`` (the twin critics) values and gradients are bit-equal to unvmapped calls."""
+    gm = sys.modules["paco_torchrl.nn.grouped_mm"]
+    calls: list[str] = []
+    for name in ("_grouped_mm", "_grouped_mm_weight_grad"):
+        op = getattr(gm, name)
+        monkeypatch.setattr(gm, name, lambda *args, _op=op, _name=name: calls.append(_name) or _op(*args))
+    g = torch.Generator().manual_seed(30)
+    a, b = torch.randn(11, 7, generator=g), torch.randn(3, 7, 5, generator=g)
+    offs = torch.tensor([3, 3, 11], dtype=torch.int32)
+    proj = torch.randn(11, 5, generator=g)
+
+    def loss(a, b):
+        return (grouped_mm(a, b, offs) * proj).sum()
+
+    a_direct, b_direct = a.clone().requires_grad_(), b.clone().requires_grad_()
+    loss(a_direct, b_direct).backward()
+    assert calls == []
+    stacked = torch.stack([b, 2 * b]).requires_grad_()
+    out = torch.vmap(lambda w: grouped_mm(a_direct, w, offs))(stacked)
+    (out * proj).sum().backward()
+    assert torch.equal(out[0], grouped_mm(a, b, offs)) and torch.equal(out[1], grouped_mm(a, 2 * b, offs))
+    assert torch.equal(stacked.grad[0], b_direct.grad) and torch.equal(stacked.grad[1], b_direct.grad)
 
 
 def test_compile_fullgraph_flat_batch():

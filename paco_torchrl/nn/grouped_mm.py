@@ -1,4 +1,4 @@
-"""Grouped matmul over rows sorted by task: a custom op with autograd and a vmap rule (eager mode).
+"""Grouped matmul over rows sorted by task: an autograd rule with a vmap rule (eager mode).
 
 ``grouped_mm(a [B, in], b [T, in, out], offs [T])`` multiplies the rows ``offs[τ-1]:offs[τ]`` of
 ``a`` by ``b[τ]`` (``offs``: int32 cumulative group ends, ``offs[-1] == B``; empty groups allowed)
@@ -22,6 +22,12 @@ under ``torch.compile``: the stock meta function accepts bfloat16 only, and dyna
 an ``autograd.Function`` under ``vmap`` nor a custom op's autograd under ``torch.func.grad`` (the
 compiled actor loss), so compiled code takes :class:`~paco_torchrl.nn.CompositionalMLP`'s other paths.
 Double backward through it is not supported (the weight gradient is not differentiable).
+
+Outside functorch transforms (the usual case) the autograd rule calls the kernels as plain functions
+and skips ``Function.apply``'s argument binding: 20 µs instead of 123 µs per small no-grad call, 216
+instead of 529 µs per forward + backward, ≈ 3.5 % of a PaCo update on a flat batch (2026-12-01, CPU).
+Under a transform they are reached as the custom ops ``paco_torchrl::grouped_mm`` and
+``paco_torchrl::grouped_mm_weight_grad``, which carry vmap rules.
 """
 from __future__ import annotations
 
@@ -65,8 +71,7 @@ def _round_up(n: int, elem_size: int) -> int:
     return -(-n // m) * m
 
 
-@torch.library.custom_op("paco_torchrl::grouped_mm", mutates_args=())
-def _grouped_mm(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+def _grouped_mm_impl(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
     size_in, size_out = b.shape[-2:]
     pad_in, pad_out = _round_up(size_in, a.element_size()), _round_up(size_out, a.element_size())
     if pad_in != size_in or pad_out != size_out:
@@ -75,8 +80,7 @@ def _grouped_mm(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.T
     return out[:, :size_out].contiguous() if pad_out != size_out else out
 
 
-@torch.library.custom_op("paco_torchrl::grouped_mm_weight_grad", mutates_args=())
-def _grouped_mm_weight_grad(a: torch.Tensor, grad: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+def _weight_grad_impl(a: torch.Tensor, grad: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
     """Per group ``grad[rows]ᵀ @ a[rows]``: ``[T, out, in]`` (zeros for an empty group).
 
     Laid out as the composed weight ``[T, out, in]`` so that its gradient flows back into
@@ -90,12 +94,28 @@ def _grouped_mm_weight_grad(a: torch.Tensor, grad: torch.Tensor, offs: torch.Ten
     return out
 
 
+# The two kernels as custom ops, for calls under a functorch transform (their vmap rules are below).
+# Outside any transform the autograd rule calls the plain functions: the custom-op dispatch costs
+# ≈ 35 µs per call on the CPU, ≈ 60 % of the Python around a small grouped matmul's forward and backward.
+@torch.library.custom_op("paco_torchrl::grouped_mm", mutates_args=())
+def _grouped_mm(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+    return _grouped_mm_impl(a, b, offs)
+
+
+@torch.library.custom_op("paco_torchrl::grouped_mm_weight_grad", mutates_args=())
+def _grouped_mm_weight_grad(a: torch.Tensor, grad: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+    return _weight_grad_impl(a, grad, offs)
+
+
+_transforms_active = torch._C._are_functorch_transforms_active
+
+
 class _GroupedMM(torch.autograd.Function):
     """Autograd (and eager ``torch.func``) rule of :func:`grouped_mm`; vmap folds into the groups."""
 
     @staticmethod
     def forward(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
-        return _grouped_mm(a, b, offs)
+        return (_grouped_mm if _transforms_active() else _grouped_mm_impl)(a, b, offs)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -106,8 +126,9 @@ class _GroupedMM(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         a, b, offs = ctx.saved_tensors
         grad = grad.contiguous()  # an expanded (stride-0) gradient is rejected by the kernel
-        grad_a = _GroupedMM.apply(grad, b.transpose(-2, -1), offs) if ctx.needs_input_grad[0] else None
-        grad_b = _grouped_mm_weight_grad(a, grad, offs).transpose(-2, -1) if ctx.needs_input_grad[1] else None
+        grad_a = grouped_mm(grad, b.transpose(-2, -1), offs) if ctx.needs_input_grad[0] else None
+        weight_grad = _grouped_mm_weight_grad if _transforms_active() else _weight_grad_impl
+        grad_b = weight_grad(a, grad, offs).transpose(-2, -1) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b, None
 
     @staticmethod
@@ -164,7 +185,11 @@ def grouped_mm(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.Te
         >>> torch.allclose(out, torch.cat([a[:2] @ b[0], a[2:] @ b[1]]), atol=1e-6)
         True
     """
-    return _GroupedMM.apply(a, b, offs)
+    if _transforms_active():
+        return _GroupedMM.apply(a, b, offs)
+    # What Function.apply does outside functorch transforms, without binding the arguments to
+    # forward's signature through inspect (≈ 25 µs per call): the C++ apply runs forward and setup_context.
+    return super(torch.autograd.Function, _GroupedMM).apply(a, b, offs)
 
 
 __all__ = ["grouped_mm", "grouped_mm_supported"]
