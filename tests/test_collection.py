@@ -26,3 +26,35 @@ def test_batches_of_several_steps_keep_the_update_to_data_ratio(tmp_path, async_
     state = load_checkpoint(run / "checkpoint.pt")
     # 2 envs x 5 steps = 10 frames a batch; updates from the batch reaching frame 40 on, 2 per vector step
     assert state["frames"] == 400 and state["updates"] == (400 - 40) // 10 * 10 + 10
+
+
+def test_async_worker_acts_with_the_weights_trained_in_this_process():
+    """The ``AsyncCollector``'s worker sees in-place updates of the policy's parameters (on the CPU they
+    share memory), at most one batch late: the promise of ``make_collector``'s docstring."""
+    import torch
+    from tensordict.nn import TensorDictModule
+
+    from paco_torchrl.training import load_config
+    from paco_torchrl.training.builders import make_collector, make_env
+
+    cfg = load_config(MT10_CONFIG, TOY + ["collector.total_frames=60", "collector.async_collection=true"])
+    env = make_env(cfg, cfg.seed)
+    net = torch.nn.Linear(env.observation_spec["observation"].shape[-1], env.action_spec.shape[-1])
+    with torch.no_grad():
+        net.weight.zero_()
+        net.bias.fill_(0.5)
+    policy = TensorDictModule(net, in_keys=["observation"], out_keys=["action"])
+    collector = make_collector(cfg, env, policy, frames_done=0, device=torch.device("cpu"),
+                               storing_device=torch.device("cpu"))
+    actions = []
+    try:
+        for i, batch in enumerate(collector):
+            actions.append(batch["action"])
+            if i == 2:
+                with torch.no_grad():
+                    net.bias.fill_(-0.25)  # what an optimizer step does: in place
+    finally:
+        collector.shutdown()
+    assert len(actions) == 30  # 60 frames, 2 envs x 1 step a batch
+    assert all(bool((a == 0.5).all()) for a in actions[:3])
+    assert all(bool((a == -0.25).all()) for a in actions[5:])  # at most one batch in flight at the change
