@@ -29,8 +29,9 @@ def test_batches_of_several_steps_keep_the_update_to_data_ratio(tmp_path, async_
 
 
 def test_async_worker_acts_with_the_weights_trained_in_this_process():
-    """The ``AsyncCollector``'s worker sees in-place updates of the policy's parameters (on the CPU they
-    share memory), at most one batch late: the promise of ``make_collector``'s docstring."""
+    """The ``AsyncCollector``'s worker acts with the parameters updated in this process (on the CPU they
+    share memory; the loop also calls ``update_policy_weights_`` for devices where the worker holds a
+    copy), at most one batch late: the promise of ``make_collector``'s docstring."""
     import torch
     from tensordict.nn import TensorDictModule
 
@@ -53,6 +54,7 @@ def test_async_worker_acts_with_the_weights_trained_in_this_process():
             if i == 2:
                 with torch.no_grad():
                     net.bias.fill_(-0.25)  # what an optimizer step does: in place
+            collector.update_policy_weights_()  # as the training loop does after each batch's updates
     finally:
         collector.shutdown()
     assert len(actions) == 30  # 60 frames, 2 envs x 1 step a batch

@@ -191,8 +191,9 @@ def make_collector(
     ``collector.async_collection=false``: TorchRL's ``Collector`` steps ``env`` in this
     process, between updates. ``true``: an ``AsyncCollector`` builds its own copy of the env
     in a worker process and collects the next batch while this process updates; on the CPU
-    the worker's policy shares the trained parameters' memory, so it acts with weights at
-    most one batch old. (The worker's env state is not checkpointed: a resumed async run
+    the worker's policy shares the trained parameters' memory, and the loop calls
+    ``update_policy_weights_()`` after each batch's updates (for devices where the worker
+    holds a copy; not yet run on a GPU), so it acts with weights at most one batch old. (The worker's env state is not checkpointed: a resumed async run
     starts new episodes.)
     """
     num_envs = env.batch_size[0]

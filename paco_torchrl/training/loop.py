@@ -121,6 +121,7 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
     bar = tqdm(total=cfg.collector.total_frames, initial=frames, unit="frame", disable=not cfg.progress)
 
     batches = iter(collector)
+    async_collection = cfg.collector.async_collection
     with StopSignals() as stop:  # Ctrl-C / SIGTERM / Slurm's signal: checkpoint, then stop
         while frames < total_frames:
             # 1. collect vector steps and store their transitions ([num_envs, steps], task-major)
@@ -154,6 +155,8 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
                     metrics = agent.update(replay.sample())
                     logger.accumulate(metrics)
                     updates += 1
+                if async_collection:  # the worker's policy: shared memory on the CPU, a copy elsewhere
+                    collector.update_policy_weights_()
 
             # 3. evaluate (deterministic, new goals from the training goal set unless eval.goals=held_out,
             #    success at any step), log, checkpoint
