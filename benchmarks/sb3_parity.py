@@ -241,7 +241,9 @@ def report(args: argparse.Namespace) -> None:
             m, s = _stats(speed[impl])
             lines.append(f"- {impl}: {m:.1f} ± {s:.1f} frames/s over {len(speed[impl])} runs (wall-clock incl. evaluation)")
     if speed["ours"] and speed["sb3"]:
-        lines.append(f"- ratio ours / SB3: {_stats(speed['ours'])[0] / _stats(speed['sb3'])[0]:.2f}")
+        lines.append(f"- ratio ours / SB3: {_stats(speed['ours'])[0] / _stats(speed['sb3'])[0]:.2f} (runs at different "
+                     "times and loads, resumed across sessions: not a speed comparison; "
+                     "`benchmarks/recipe_vs_sb3_speed.py` times both side by side)")
     text = "\n".join(lines)
     print(text)
     Path(args.records, "table.md").write_text(text + "\n")
