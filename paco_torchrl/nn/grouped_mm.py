@@ -134,7 +134,7 @@ class _GroupedMM(torch.autograd.Function):
     @staticmethod
     def vmap(info, in_dims, a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor):
         n, rows, a, b, folded = _fold(info, in_dims, a, b, offs)
-        return _GroupedMM.apply(a, b.reshape(-1, *b.shape[-2:]), folded).view(n, rows, -1), 0
+        return grouped_mm(a, b.reshape(-1, *b.shape[-2:]), folded).view(n, rows, -1), 0
 
 
 def _batch_first(t: torch.Tensor, dim: int | None, n: int) -> torch.Tensor:
