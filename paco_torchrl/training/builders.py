@@ -193,8 +193,8 @@ def make_collector(
     in a worker process and collects the next batch while this process updates; on the CPU
     the worker's policy shares the trained parameters' memory, and the loop calls
     ``update_policy_weights_()`` after each batch's updates (for devices where the worker
-    holds a copy; not yet run on a GPU), so it acts with weights at most one batch old. (The worker's env state is not checkpointed: a resumed async run
-    starts new episodes.)
+    holds a copy; not yet run on a GPU), so it acts with weights at most one batch old.
+    (The worker's env state is not checkpointed: a resumed async run starts new episodes.)
     """
     num_envs = env.batch_size[0]
     frames_per_batch = num_envs * cfg.collector.steps_per_batch
