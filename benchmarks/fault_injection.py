@@ -114,6 +114,10 @@ def main() -> None:
                 rows = list(csv.reader((scalars / "eval_success" / f"{names[0]}.csv").open()))
                 curves.append(f"{name} seed {seed}, {names[0]} success by frame: "
                               + " ".join(f"{int(float(f))}:{float(v):.1f}" for f, v in rows))
+                # the task's own learning signal per logging interval, before, during and after the fault
+                for metric in ("train_reward", "loss_qvalue", "reset_count"):
+                    rows = [r for r in csv.reader((scalars / metric / f"{names[0]}.csv").open()) if len(r) == 2]
+                    curves.append(f"    {metric}: " + " ".join(f"{int(float(f))}:{float(v):.3g}" for f, v in rows))
     print()
     print("\n".join(curves))
     for name, values in summary.items():
