@@ -90,8 +90,9 @@ def main() -> None:
                 if args.until_frame is not None:
                     overrides.append(f"fault.until_frame={args.until_frame}")
             done = run / "results.json"
-            if done.exists() and json.loads(done.read_text()).get("frames", 0) >= args.frames:
-                results, wall = json.loads(done.read_text()), float("nan")  # finished in an earlier call
+            results = json.loads(done.read_text()) if done.exists() else {}
+            if results.get("frames", 0) >= args.frames:
+                wall = float("nan")  # finished in an earlier call
             else:
                 if (run / "checkpoint.pt").exists():
                     overrides.append(f"resume={run}")

@@ -26,9 +26,9 @@ from omegaconf import OmegaConf
 from tensordict import TensorDict
 from torchrl.data import Bounded
 
+import paco_torchrl.nn.compositional as compositional_mod
 from paco_torchrl import nn as paco_nn
 from paco_torchrl.algos import ALGOS
-import paco_torchrl.nn.compositional as compositional_mod
 from paco_torchrl.nn import CompositionalMLP
 from paco_torchrl.objectives import MultiTaskSACLoss, PaCoUpdateStep, WReset, make_paco_optimizer
 from paco_torchrl.training import RunConfig
@@ -177,7 +177,11 @@ def main() -> None:
     }
     variants = {"paco": None, "mtsac": None, "stock": None}
     if args.decompose:
-        variants.update({"paco: features-last": _forward_features_last, "paco: bmm, no compose": _forward_bmm_without_compose, "paco: single linear": _forward_single_linear})
+        variants.update({
+            "paco: features-last": _forward_features_last,
+            "paco: bmm, no compose": _forward_bmm_without_compose,
+            "paco: single linear": _forward_single_linear,
+        })
     for update in updates.values():  # warm-up (allocator, Adam state)
         for batch in batches.values():
             time_updates(update, batch, 2)

@@ -111,7 +111,10 @@ _transforms_active = torch._C._are_functorch_transforms_active
 
 
 class _GroupedMM(torch.autograd.Function):
-    """Autograd (and eager ``torch.func``) rule of :func:`grouped_mm`; vmap folds into the groups."""
+    """Autograd rule of :func:`grouped_mm`, with a vmap rule that folds into the groups.
+
+    ``torch.func.grad`` through it is not supported (it raises, as it did before 2026-12-01).
+    """
 
     @staticmethod
     def forward(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:

