@@ -164,6 +164,11 @@ def main() -> None:
         "the layout before 2026-12-01), (b) per-task bmm without composition and (c) one shared linear per "
         "level, to split the overhead ((b) and (c) compute wrong values)",
     )
+    parser.add_argument(
+        "--loop-ab",
+        action="store_true",
+        help="also time PaCo with a Python loop over its critics (deactivate_vmap=True) instead of vmap",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tuned = False if args.no_tune_malloc else tune_malloc()
@@ -175,6 +180,9 @@ def main() -> None:
         "mtsac": make_update("mtsac", args.tasks, args.k, args.cells, args.actor_loss_form),
         "stock": make_stock_update(args.tasks, args.cells),
     }
+    if args.loop_ab:
+        updates["paco: looped critics"] = make_update("paco", args.tasks, args.k, args.cells, args.actor_loss_form,
+                                                      vmap=False)
     variants = {"paco": None, "mtsac": None, "stock": None}
     if args.decompose:
         variants.update({
@@ -182,6 +190,8 @@ def main() -> None:
             "paco: bmm, no compose": _forward_bmm_without_compose,
             "paco: single linear": _forward_single_linear,
         })
+    if args.loop_ab:
+        variants["paco: looped critics"] = None
     for update in updates.values():  # warm-up (allocator, Adam state)
         for batch in batches.values():
             time_updates(update, batch, 2)
@@ -193,7 +203,7 @@ def main() -> None:
                 if forward is not None and layout != "task_major":
                     continue  # the decomposition variants assume a task-major batch
                 CompositionalMLP.forward = forward or original
-                update = updates[name if name in ("mtsac", "stock") else "paco"]
+                update = updates[name if name in updates else "paco"]
                 times[name, layout].append(time_updates(update, batches[layout], args.steps))
             CompositionalMLP.forward = original
     print(
@@ -211,7 +221,9 @@ def main() -> None:
         for name in variants:
             if name.startswith("paco: ") and (name, layout) in median:
                 t = median[name, layout]
-                print(f"{name:24s} {t * 1e3:8.1f} ms  (ratio to MT-SAC {t / median['mtsac', layout]:.3f})")
+                paired = statistics.median(p / v for p, v in zip(times["paco", layout], times[name, layout]))
+                print(f"{name:24s} {t * 1e3:8.1f} ms  (ratio to MT-SAC {t / median['mtsac', layout]:.3f}; "
+                      f"paired PaCo / this {paired:.3f})")
     header = f"{'ratio':24s}" + "".join(f"{layout:>14s}" for layout in layouts)
     print(header)
     for name, target in (("mtsac", "1.10 task-major"), ("stock", "1.25 flat_random")):
