@@ -8,10 +8,11 @@ Sized for a 2-core CPU (the paper's protocol otherwise: balanced batch, one upda
 the original's loss weighting, init, ε and w-reset, evaluation on the training goal set):
 2×256 networks, batch 256 (64 per task), K=3, 50k frames per task (200k per run), 1.5k warm-up
 frames per env as the original. The runs are ``recipes/sweep.py`` runs (resumable: run the same
-command again), the table is ``recipes/report.py``'s, and ``--report`` also draws the mean success
-curves (mean ± std over seeds) as a PNG.
+command again), the table is ``recipes/report.py``'s (final evaluation) followed by each run's success averaged
+over its last 3 evaluations, and ``--report`` also draws the mean success curves (mean ± std over
+seeds) as a PNG.
 
-    python benchmarks/mt_subset.py --seeds 0 --algos paco mtsac mhsac   # ≈ 45-60 min per run on one core
+    python benchmarks/mt_subset.py --seeds 0 --algos paco mtsac mhsac   # ≈ 60-90 min per run on one core
     python benchmarks/mt_subset.py --seeds 0 1 2                 # all four algorithms, three seeds
     python benchmarks/mt_subset.py --tasks reach drawer-close door-open drawer-open --out runs/mt_subset_b
     python benchmarks/mt_subset.py --report                      # table + curves from what exists
@@ -47,6 +48,59 @@ def curves(sweep: Path) -> dict[str, dict[int, list[float]]]:
             frames, value = line.split(",")
             out.setdefault(variant, {}).setdefault(int(float(frames)), []).append(float(value))
     return out
+
+
+def last_frames(sweep: Path) -> dict[str, dict[int, int]]:
+    """``{variant: {seed: frames of the run's last evaluation}}``."""
+    out: dict[str, dict[int, int]] = {}
+    for csv in sorted(sweep.glob("*/seed*/logs/scalars/eval/mean_success.csv")):
+        rows = [line.split(",") for line in csv.read_text().splitlines() if line]
+        if rows:
+            seed = int(csv.parents[3].name.removeprefix("seed"))
+            out.setdefault(csv.parents[4].name, {})[seed] = int(float(rows[-1][0]))
+    return out
+
+
+def late_success(sweep: Path, last: int = 3) -> dict[str, dict[int, dict[str, float]]]:
+    """``{variant: {seed: {task: mean success over the run's last `last` evaluations}}}`` from the per-task
+    CSV logs; runs with fewer than ``last`` evaluations are left out. One evaluation is 10 episodes per task,
+    so a run's final point alone moves by ±0.15 per task (binomial s.e. at p = 0.5); this averages 30."""
+    out: dict[str, dict[int, dict[str, float]]] = {}
+    for folder in sorted(sweep.glob("*/seed*/logs/scalars/eval_success")):
+        variant, seed = folder.parents[2].parent.name, int(folder.parents[2].name.removeprefix("seed"))
+        per_task = {}
+        for csv in sorted(folder.glob("*.csv")):
+            values = [float(line.split(",")[1]) for line in csv.read_text().splitlines() if line]
+            if len(values) >= last:
+                per_task[csv.stem] = sum(values[-last:]) / last
+        if per_task:
+            out.setdefault(variant, {})[seed] = per_task
+    return out
+
+
+def late_table(data: dict[str, dict[int, dict[str, float]]], frames: dict[str, dict[int, int]], last: int = 3) -> str:
+    """Markdown: mean over tasks of :func:`late_success` per variant (mean ± sample std over seeds), then per task."""
+    def stats(values: list[float]) -> str:
+        mean = sum(values) / len(values)
+        if len(values) < 2:
+            return f"{100 * mean:.1f}"
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+        return f"{100 * mean:.1f} ± {100 * std:.1f}"
+
+    lines = [f"## Success over the last {last} evaluations (%)", "",
+             f"Each run's success averaged over its last {last} evaluations (10 episodes per task each), then "
+             "mean ± sample std over seeds; `last frames` is each seed's final evaluation.", "",
+             "| variant | seeds | last frames | mean over tasks |", "|---|---|---|---|"]
+    tasks = list(dict.fromkeys(t for seeds in data.values() for per_task in seeds.values() for t in per_task))
+    for variant, seeds in sorted(data.items()):
+        means = [sum(per_task.values()) / len(per_task) for per_task in seeds.values()]
+        last_frames = ", ".join(str(frames.get(variant, {}).get(seed, "?")) for seed in seeds)
+        lines.append(f"| {variant} | {len(seeds)} ({', '.join(map(str, seeds))}) | {last_frames} | {stats(means)} |")
+    lines += ["", "| task | " + " | ".join(sorted(data)) + " |", "|---|" + "---|" * len(data)]
+    for task in tasks:
+        cells = [stats([per_task[task] for per_task in data[v].values() if task in per_task]) for v in sorted(data)]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def plot(data: dict[str, dict[int, list[float]]], path: Path, tasks: tuple[str, ...] = TASKS) -> None:
@@ -98,9 +152,12 @@ def main() -> None:
     args.record.mkdir(parents=True, exist_ok=True)
     table = subprocess.run([sys.executable, str(ROOT / "recipes" / "report.py"), str(args.out), "--include-partial"],
                            check=True, capture_output=True, text=True).stdout
+    data = curves(args.out)
+    late = late_success(args.out)
+    if late:
+        table += "\n" + late_table(late, last_frames(args.out))
     (args.record / "table.md").write_text(table)
     print(table)
-    data = curves(args.out)
     (args.record / "curves.json").write_text(json.dumps(data, indent=1))
     if data:
         plot(data, args.record / "curves.png", tasks)
