@@ -13,7 +13,6 @@ from tensordict.nn import TensorDictModuleBase
 from torchrl.modules import AdditiveGaussianModule
 from torchrl.objectives import CrossQLoss, LossModule, REDQLoss, SACLoss, SoftUpdate, TD3Loss
 
-from paco_torchrl.envs.toy import MultiTaskPointEnv
 from paco_torchrl.modules import make_paco_actor_critic
 from paco_torchrl.objectives import (
     MultiTaskSACLoss,

@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-from paco_torchrl.algos import ALGOS
 from paco_torchrl.experiments import PAPER_ROWS, variant_label
 from paco_torchrl.modules.baselines import CARENet, FiLMMLP, MOORENet, SoftModularNet, gram_schmidt, load_task_embeddings
 from paco_torchrl.objectives.pcgrad import PCGradUpdateStep, pcgrad, pcgrad_coefficients, random_orders
