@@ -11,7 +11,6 @@ torch.set_num_threads(1)
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 T, K, IN, OUT = 3, 2, 5, 4
-CELLS = (8, 6)
 
 
 # --------------------------------------------------------------------------- CompositionalLinear
