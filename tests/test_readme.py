@@ -38,9 +38,10 @@ def test_readme_own_loss_example_runs():
 
 def test_readme_names_the_commands():
     text = README.read_text()
-    assert "python recipes/mt10_rand.py" in text and "python -m pytest -q" in text
+    assert "python recipes/mt10_rand.py" in text and "python -m pytest -q -n 2" in text
     assert 'pip install torch==2.13.0 && pip install -e ".[test]"' in text
-    assert "python -m pytest -q" in (README.parent / ".ci" / "run").read_text()
+    # CI runs the README's command (two xdist workers; -p no:cacheprovider keeps the clone clean)
+    assert "python -m pytest -q -n 2 -p no:cacheprovider" in (README.parent / ".ci" / "run").read_text()
 
 
 def _import_lines(text: str) -> list[str]:
