@@ -235,7 +235,22 @@ def report(args: argparse.Namespace) -> None:
             ok = mo - ms >= -2 * se - 1e-6  # float32 logs; behind by more than 2 standard errors of the difference: "no"
             lines.append(f"| {task} | {f} | {mo:.2f} ± {so:.2f} | {ms:.2f} ± {ss:.2f} | "
                          f"{len(cur['ours'])} / {len(cur['sb3'])} | {mo - ms:+.2f} | {'yes' if ok else '**no**'} |")
-    lines.append("")
+    lines += ["", "Each run's success averaged over all its evaluations (a sample-efficiency summary), then mean ± std over seeds:", ""]
+    for task in tasks:
+        cells = []
+        for impl in IMPLS:
+            auc = [sum(r["success"]) / len(r["success"]) for r in records if r["task"] == task and r["impl"] == impl]
+            if auc:
+                m, s = _stats(auc)
+                cells.append(f"{'ours' if impl == 'ours' else 'SB3'} {m:.2f} ± {s:.2f} ({len(auc)} seeds)")
+        lines.append(f"- {task}: " + ", ".join(cells))
+    lines += ["", "Each run's success at each evaluation:", "", "```"]
+    for task in tasks:
+        for impl in IMPLS:
+            for r in sorted((r for r in records if r["task"] == task and r["impl"] == impl), key=lambda r: r["seed"]):
+                points = " ".join(f"{v:.1f}" for v in r["success"])
+                lines.append(f"{task:18s} {impl:4s} seed {r['seed']}  {points}   (frames {r['frames'][0]}…{r['frames'][-1]})")
+    lines += ["```", ""]
     for impl in IMPLS:
         if speed[impl]:
             m, s = _stats(speed[impl])
