@@ -219,6 +219,10 @@ def report(args: argparse.Namespace) -> None:
     records = [json.loads(p.read_text()) for p in sorted(Path(args.records).glob("*.json"))]
     if not records:
         raise SystemExit(f"error: no records in {args.records}")
+    if args.sb3_records is not None:  # a variant of ours against the main folder's SB3 runs
+        records = [r for r in records if r["impl"] != "sb3"] + [
+            r for r in (json.loads(p.read_text()) for p in sorted(Path(args.sb3_records).glob("*.json")))
+            if r["impl"] == "sb3"]
     tasks = sorted({r["task"] for r in records})
     lines = ["| task | frames | ours (mean ± std) | SB3 SAC (mean ± std) | seeds ours / SB3 | ours − SB3 | within noise |",
              "|---|---|---|---|---|---|---|"]
@@ -307,6 +311,8 @@ def main() -> None:
     parser.add_argument("--records", default=str(RECORDS))
     parser.add_argument("--runs", default=str(RUNS))
     parser.add_argument("--report", action="store_true", help="only build table.md and curves.png from the records")
+    parser.add_argument("--sb3-records", default=None,
+                        help="with --report: take SB3's records from this folder (e.g. the main one, for a variant)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--impl", choices=IMPLS, help=argparse.SUPPRESS)
     parser.add_argument("--task", help=argparse.SUPPRESS)
