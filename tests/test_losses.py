@@ -28,36 +28,14 @@ from paco_torchrl.modules import make_paco_deterministic_actor
 from paco_torchrl.training.losses import REDQ_NUM_QVALUE_NETS, make_loss
 from paco_torchrl.training import train
 from paths import MT10_CONFIG
+from sac_case import ACT, CELLS, OBS, K, N, T, _batch
 
 torch.set_num_threads(1)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-OBS, ACT, T, K, N = 5, 2, 3, 2, 4
-CELLS = (16,)
 LOSSES = ("sac", "td3", "redq", "crossq")
 TE = ACT * math.log(0.2)
-
-
-def _batch(seed: int = 0, n: int = N) -> TensorDict:
-    g = torch.Generator().manual_seed(seed)
-    tid = torch.arange(T)[:, None].expand(T, n)
-    flags = torch.zeros(T, n, 1, dtype=torch.bool)
-    return TensorDict(
-        {
-            "observation": torch.randn(T, n, OBS, generator=g),
-            "action": torch.rand(T, n, ACT, generator=g) * 2 - 1,
-            "task_id": tid,
-            "next": {
-                "observation": torch.randn(T, n, OBS, generator=g),
-                "task_id": tid,
-                "reward": torch.randn(T, n, 1, generator=g),
-                "done": flags.clone(),
-                "terminated": flags.clone(),
-            },
-        },
-        [T, n],
-    )
 
 
 def _torchrl_loss(kind: str, reduction: str, *, share_w: bool = True, seed: int = 0) -> LossModule:
