@@ -175,12 +175,15 @@ def test_a_dead_parallel_env_worker_raises_instead_of_hanging():
         os.kill(env._workers[1].pid, signal.SIGKILL)
         env._workers[1].join(timeout=10)
         start = time.monotonic()
-        with pytest.raises(RuntimeError, match="process failed"):
+        # TorchRL's check terminates the live workers, sleeps 0.1 s and closes them: on a loaded machine a
+        # worker that has not exited yet makes that close() raise ValueError instead of the RuntimeError
+        # (seen once in a full suite on two busy cores). Either way the step raises within seconds.
+        with pytest.raises((RuntimeError, ValueError), match="process failed|Cannot close a process"):
             for _ in range(10):
                 td = env.rand_step(td)
         assert time.monotonic() - start < 10
     finally:
-        with contextlib.suppress(RuntimeError):  # closing reports the dead worker again
+        with contextlib.suppress(RuntimeError, ValueError):  # closing reports the dead worker again
             env.close(raise_if_closed=False)
 
 
