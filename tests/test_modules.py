@@ -21,41 +21,16 @@ from paco_torchrl.modules import (
 )
 from paco_torchrl.nn import CompositionalMLP, OneHotTaskMLP, TaskWeights
 
+from sac_case import ACT, CELLS, OBS, K, N, T, _batch, _tid
+
 torch.set_num_threads(1)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-OBS, ACT, T, K, N = 5, 2, 3, 2, 4
-CELLS = (16,)
-
-
-def _tid(t: int = T, n: int = N) -> torch.Tensor:
-    return torch.arange(t)[:, None].expand(t, n)
 
 
 def _obs_td(seed: int = 0) -> TensorDict:
     torch.manual_seed(seed)
     return TensorDict({"observation": torch.randn(T, N, OBS), "task_id": _tid()}, [T, N])
-
-
-def _batch(seed: int = 0) -> TensorDict:
-    g = torch.Generator().manual_seed(seed)
-    tid = _tid()
-    return TensorDict(
-        {
-            "observation": torch.randn(T, N, OBS, generator=g),
-            "action": torch.rand(T, N, ACT, generator=g) * 2 - 1,
-            "task_id": tid,
-            "next": {
-                "observation": torch.randn(T, N, OBS, generator=g),
-                "task_id": tid,
-                "reward": torch.randn(T, N, 1, generator=g),
-                "done": torch.zeros(T, N, 1, dtype=torch.bool),
-                "terminated": torch.zeros(T, N, 1, dtype=torch.bool),
-            },
-        },
-        [T, N],
-    )
 
 
 def _actor_net(actor: ProbabilisticActor):
