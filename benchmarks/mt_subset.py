@@ -8,8 +8,8 @@ Sized for a 2-core CPU (the paper's protocol otherwise: balanced batch, one upda
 the original's loss weighting, init, ε and w-reset, evaluation on the training goal set):
 2×256 networks, batch 256 (64 per task), K=3, 50k frames per task (200k per run), 1.5k warm-up
 frames per env as the original. The runs are ``recipes/sweep.py`` runs (resumable: run the same
-command again), the table is ``recipes/report.py``'s (final evaluation) followed by each run's success averaged
-over its last 3 evaluations, and ``--report`` also draws the mean success curves (mean ± std over
+command again), the table is ``recipes/report.py``'s (final evaluation of finished runs; unfinished ones are listed)
+followed by each finished run's success averaged over its last 3 evaluations, and ``--report`` also draws the mean success curves (mean ± std over
 seeds) as a PNG.
 
     python benchmarks/mt_subset.py --seeds 0 --algos paco mtsac mhsac   # ≈ 60-90 min per run on one core
@@ -25,6 +25,8 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+
+from paco_torchrl.experiments.results import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("reach-v3", "drawer-close-v3", "window-open-v3", "drawer-open-v3")
@@ -63,11 +65,13 @@ def last_frames(sweep: Path) -> dict[str, dict[int, int]]:
 
 def late_success(sweep: Path, last: int = 3) -> dict[str, dict[int, dict[str, float]]]:
     """``{variant: {seed: {task: mean success over the run's last `last` evaluations}}}`` from the per-task
-    CSV logs; runs with fewer than ``last`` evaluations are left out. One evaluation is 10 episodes per task,
+    CSV logs of finished runs (unfinished ones are listed by the report, not averaged). One evaluation is 10 episodes per task,
     so a run's final point alone moves by ±0.15 per task (binomial s.e. at p = 0.5); this averages 30."""
     out: dict[str, dict[int, dict[str, float]]] = {}
     for folder in sorted(sweep.glob("*/seed*/logs/scalars/eval_success")):
         variant, seed = folder.parents[2].parent.name, int(folder.parents[2].name.removeprefix("seed"))
+        if load_run(folder.parents[2]).status != "finished":
+            continue
         per_task = {}
         for csv in sorted(folder.glob("*.csv")):
             values = [float(line.split(",")[1]) for line in csv.read_text().splitlines() if line]
@@ -150,7 +154,7 @@ def main() -> None:
                         f"env.tasks=[{','.join(tasks)}]", f"collector.total_frames={args.frames_per_task * len(tasks)}",
                         f"collector.init_random_frames={1_500 * len(tasks)}", *SETTINGS], check=True)
     args.record.mkdir(parents=True, exist_ok=True)
-    table = subprocess.run([sys.executable, str(ROOT / "recipes" / "report.py"), str(args.out), "--include-partial"],
+    table = subprocess.run([sys.executable, str(ROOT / "recipes" / "report.py"), str(args.out)],
                            check=True, capture_output=True, text=True).stdout
     data = curves(args.out)
     late = late_success(args.out)
