@@ -5,6 +5,7 @@
     python benchmarks/fault_injection.py --metaworld --frames 30000 --seeds 0
     python benchmarks/fault_injection.py --metaworld --frames 90000 --at-frame 30000 --until-frame 36000 \
         --capacity 10000 --seeds 0 --out runs/fault_transient   # transient fault: does the task recover?
+    python benchmarks/fault_injection.py --variants paco "clean paco" ...   # some variants, in this order
 
 With ``--out``, runs checkpoint ten times (replay included) and the same command continues them: a
 finished run (``results.json`` at its last frame) is reported, not rerun; an interrupted one resumes from
@@ -57,6 +58,8 @@ def main() -> None:
     parser.add_argument("--kind", default="scale", choices=["scale", "nan", "inf"])
     parser.add_argument("--metaworld", action="store_true", help="three Meta-World tasks instead of the toy env")
     parser.add_argument("--out", type=Path, default=None, help="keep the run directories here")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT",
+                        help=f"which runs, in this order (default: all of {', '.join(VARIANTS)})")
     args = parser.parse_args()
     base = (METAWORLD if args.metaworld else TOY) + [
         f"collector.total_frames={args.frames}", f"eval.interval_frames={args.frames}",
@@ -82,7 +85,8 @@ def main() -> None:
     summary: dict[str, list[float]] = {}
     curves: list[str] = []
     for seed in args.seeds:
-        for name, (algo, faulty) in VARIANTS.items():
+        for name in args.variants:
+            algo, faulty = VARIANTS[name]
             run = root / f"{name.replace(' ', '_')}-s{seed}"
             overrides = base + [f"algo={algo}", f"seed={seed}", f"output_dir={run}"]
             if faulty:
