@@ -83,6 +83,23 @@ def test_resume_continues_with_the_runs_own_config(tmp_path):
     assert json.loads((run / "results.json").read_text())["frames"] == 300
 
 
+def test_a_fresh_start_drops_the_logs_of_an_attempt_killed_before_its_first_checkpoint(tmp_path):
+    """The run directory of an attempt that died before any checkpoint holds CSV rows but nothing to resume
+    from: the new attempt starts at frame 0 and its logs must not follow the dead attempt's rows."""
+    run = tmp_path / "run"
+    stale = run / "logs" / "scalars" / "eval" / "mean_success.csv"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("100,0.5\n200,0.25\n")
+    args = ["env.benchmark=toy", "env.num_toy_tasks=2", "env.max_episode_steps=10", "optim.batch_size=32",
+            "network.num_cells=[16]", "collector.init_random_frames=40", "eval.episodes_per_task=1",
+            "eval.interval_frames=100", "logger.interval_frames=100", "checkpoint.interval_frames=1000",
+            "collector.total_frames=200", "progress=false", "threads=1", "device=cpu"]
+    assert train_cli(MT10_CONFIG, args + [f"output_dir={run}"]) == 0  # no checkpoint there: a fresh start
+    frames = [int(float(row[0])) for row in csv.reader(stale.open())]
+    assert frames == [100, 200]  # the new attempt's two evaluations only (not 100, 200, 100, 200)
+    assert json.loads((run / "results.json").read_text())["frames"] == 200
+
+
 def test_resume_from_a_corrupt_checkpoint_is_one_clear_line(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()

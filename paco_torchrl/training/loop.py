@@ -77,6 +77,8 @@ def train(cfg: DictConfig, prepare_agent: Callable[[SimpleNamespace], None] | No
         frames, updates = restore_training_state(agent, state, logger=logger, env=env, eval_env=eval_env)
         restore_replay(run_dir, state, replay)  # False for a checkpoint saved without replay: it refills
         truncate_csv_logs(run_dir, frames)  # rows logged after the checkpoint are logged again
+    else:  # a fresh start: rows of an earlier attempt killed before its first checkpoint would be appended to
+        truncate_csv_logs(run_dir, -1)
     start_frames, started = frames, time.perf_counter()
 
     last_checkpoint = time.monotonic()
