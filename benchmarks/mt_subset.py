@@ -8,20 +8,24 @@ Sized for a 2-core CPU (the paper's protocol otherwise: balanced batch, one upda
 the original's loss weighting, init, ε and w-reset, evaluation on the training goal set):
 2×256 networks, batch 256 (64 per task), K=3, 50k frames per task (200k per run), 1.5k warm-up
 frames per env as the original. The runs are ``recipes/sweep.py`` runs (resumable: run the same
-command again), the table is ``recipes/report.py``'s (final evaluation of finished runs; unfinished ones are listed)
-followed by each finished run's success averaged over its last 3 evaluations, and ``--report`` also draws the mean success curves (mean ± std over
-seeds) as a PNG.
+command again). Run folders live only as long as the machine, so each finished run's small files
+(``config.yaml``, ``results.json`` and its CSV logs; no checkpoints) are kept under
+``benchmarks/mt_subset/records/`` (``--record``), and the report is made from those: seeds run on
+different machines and sessions add up. The table is ``recipes/report.py``'s (final evaluation of
+finished runs) followed by each run's success averaged over its last 3 evaluations, and the mean
+success curves (mean ± std over seeds) are drawn as a PNG.
 
     python benchmarks/mt_subset.py --seeds 0 --algos paco mtsac mhsac   # ≈ 60-90 min per run on one core
     python benchmarks/mt_subset.py --seeds 0 1 2                 # all four algorithms, three seeds
     python benchmarks/mt_subset.py --tasks reach drawer-close door-open drawer-open --out runs/mt_subset_b
-    python benchmarks/mt_subset.py --report                      # table + curves from what exists
+    python benchmarks/mt_subset.py --report                      # keep finished runs; table + curves of all kept
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +43,28 @@ SETTINGS = (  # plus env.tasks from --tasks, --frames-per-task frames and 1.5k w
 )
 OUT = ROOT / "runs" / "mt_subset"
 RECORD = ROOT / "benchmarks" / "mt_subset"
+
+
+def archive(sweep: Path, runs: Path) -> list[Path]:
+    """Copies each finished run under ``sweep`` into ``runs`` (same relative path), keeping only its small
+    files: ``config.yaml``, ``results.json`` and the CSV logs. Returns the run folders written.
+
+    A run already kept is replaced by the sweep's copy; unfinished runs are left out (they resume where
+    their checkpoints are)."""
+    written = []
+    for config in sorted(Path(sweep).rglob("config.yaml")):
+        run = config.parent
+        if load_run(run).status != "finished":
+            continue
+        dest = runs / run.relative_to(sweep)
+        if dest.exists():
+            shutil.rmtree(dest)
+        for path in [run / "config.yaml", run / "results.json", *sorted((run / "logs").rglob("*.csv"))]:
+            target = dest / path.relative_to(run)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        written.append(dest)
+    return written
 
 
 def curves(sweep: Path) -> dict[str, dict[int, list[float]]]:
@@ -144,8 +170,9 @@ def main() -> None:
     parser.add_argument("--frames-per-task", type=int, default=50_000,
                         help="training frames per task (a run trains on tasks x this); a sweep folder holds one value")
     parser.add_argument("--out", type=Path, default=OUT, help="sweep folder (run directories)")
-    parser.add_argument("--record", type=Path, default=RECORD, help="where table.md, curves.png and curves.json go")
-    parser.add_argument("--report", action="store_true", help="only report what exists")
+    parser.add_argument("--record", type=Path, default=RECORD,
+                        help="where table.md, curves.png, curves.json and the kept runs (records/) go")
+    parser.add_argument("--report", action="store_true", help="only keep the finished runs and report")
     args = parser.parse_args()
     tasks = tuple(t if t.endswith("-v3") else f"{t}-v3" for t in args.tasks)
     if not args.report:
@@ -153,13 +180,19 @@ def main() -> None:
                         "--algos", *args.algos, "--seeds", *map(str, args.seeds),
                         f"env.tasks=[{','.join(tasks)}]", f"collector.total_frames={args.frames_per_task * len(tasks)}",
                         f"collector.init_random_frames={1_500 * len(tasks)}", *SETTINGS], check=True)
-    args.record.mkdir(parents=True, exist_ok=True)
-    table = subprocess.run([sys.executable, str(ROOT / "recipes" / "report.py"), str(args.out)],
-                           check=True, capture_output=True, text=True).stdout
-    data = curves(args.out)
-    late = late_success(args.out)
+    runs = args.record / "records"
+    if args.out.is_dir():
+        for kept in archive(args.out, runs):
+            print(f"kept {kept}")
+    if not runs.is_dir():
+        sys.exit(f"error: no finished runs in {args.out} and none kept in {runs}")
+    shown = runs.resolve().relative_to(ROOT) if runs.resolve().is_relative_to(ROOT) else runs.resolve()
+    table = subprocess.run([sys.executable, str(ROOT / "recipes" / "report.py"), str(shown)],
+                           check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    data = curves(runs)
+    late = late_success(runs)
     if late:
-        table += "\n" + late_table(late, last_frames(args.out))
+        table += "\n" + late_table(late, last_frames(runs))
     (args.record / "table.md").write_text(table)
     print(table)
     (args.record / "curves.json").write_text(json.dumps(data, indent=1))
