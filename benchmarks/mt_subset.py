@@ -15,9 +15,9 @@ different machines and sessions add up. The table is ``recipes/report.py``'s (fi
 finished runs) followed by each run's success averaged over its last 3 evaluations, and the mean
 success curves (mean ± std over seeds) are drawn as a PNG.
 
-    python benchmarks/mt_subset.py --seeds 0 --algos paco mtsac mhsac   # ≈ 60-90 min per run on one core
+    python benchmarks/mt_subset.py --seeds 0 --algos paco mtsac mhsac   # ≈ 25-35 min per run on an idle core
     python benchmarks/mt_subset.py --seeds 0 1 2                 # all four algorithms, three seeds
-    python benchmarks/mt_subset.py --tasks reach drawer-close door-open drawer-open --out runs/mt_subset_b
+    python benchmarks/mt_subset.py --tasks reach drawer-close door-open drawer-open --out runs/mt_subset_b --record benchmarks/mt_subset_b
     python benchmarks/mt_subset.py --report                      # keep finished runs; table + curves of all kept
 """
 from __future__ import annotations
