@@ -60,6 +60,23 @@ def make_update(
                           compile=compile)
 
 
+def with_stock_modules(loss: torch.nn.Module) -> torch.nn.Module:
+    """Turns the loss's direct-write TensorDict modules back into tensordict's / TorchRL's own classes
+    (the same objects and parameters; only the output writing changes). For paired A/B timing."""
+    from tensordict.nn import TensorDictModule
+    from torchrl.modules import ValueOperator
+
+    from paco_torchrl.modules.tensor_outputs import TensorOutputModule, TensorOutputValueOperator
+
+    networks = [getattr(loss, name) for name in ("actor_network", "qvalue_network") if hasattr(loss, name)]
+    for module in (m for net in networks for m in net.modules()):
+        if type(module) is TensorOutputModule:
+            module.__class__ = TensorDictModule
+        elif type(module) is TensorOutputValueOperator:
+            module.__class__ = ValueOperator
+    return loss
+
+
 def make_stock_update(num_tasks: int, cells: list[int]):
     """TorchRL's stock `SACLoss` on the MT-SAC networks: loss, one fused Adam step, soft target update."""
     from torchrl.objectives import SACLoss, SoftUpdate

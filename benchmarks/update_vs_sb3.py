@@ -7,7 +7,9 @@ Splits the recipe's per-frame gap to SB3 (``sb3_parity.py``: one update per fram
 the rest. The recipe's variants: ``single_task`` (its T = 1 SAC: a compositional network with K = T = 1)
 and ``mtsac`` (plain ReLU MLPs), each with the original's ``dqda`` actor loss and with ``q``
 (``-Q + α log π``, SB3's form), the twin critics vmapped (TorchRL's default) or looped, eager or
-``compile=true`` (the update through ``torch.compile``, as the recipe's ``compile=true`` runs it). SB3's step
+``compile=true`` (the update through ``torch.compile``, as the recipe's ``compile=true`` runs it);
+``stock modules`` puts tensordict's ``TensorDictModule`` and TorchRL's ``ValueOperator`` back in place of
+the package's direct-write subclasses (``paco_torchrl/modules/tensor_outputs.py``). SB3's step
 includes its replay sampling (``model.train``), ours does not (a fixed batch). Rounds alternate between
 all variants so that machine noise hits them alike; the figure is the median over rounds.
 """
@@ -23,14 +25,16 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from update_step import make_batch, make_update  # benchmarks/update_step.py
+from update_step import make_batch, make_update, with_stock_modules  # benchmarks/update_step.py
 
 warnings.filterwarnings("ignore")
 VARIANTS = {  # name: (algo, actor_loss_form, vmap, compile)
     "single_task dqda": ("single_task", "dqda", True, False),
+    "single_task dqda, stock modules": ("single_task", "dqda", True, False),
     "single_task dqda, compile": ("single_task", "dqda", True, True),
     "single_task q": ("single_task", "q", True, False),
     "mtsac dqda": ("mtsac", "dqda", True, False),
+    "mtsac dqda, stock modules": ("mtsac", "dqda", True, False),
     "mtsac dqda, compile": ("mtsac", "dqda", True, True),
     "mtsac q": ("mtsac", "q", True, False),
     "mtsac dqda, no vmap": ("mtsac", "dqda", False, False),
@@ -69,6 +73,9 @@ def main() -> None:
     chosen = {name: v for name, v in VARIANTS.items() if args.variants is None or name in args.variants}
     ours = {name: make_update(algo, 1, 1, list(args.cells), form, vmap=vmap, compile=comp)
             for name, (algo, form, vmap, comp) in chosen.items()}
+    for name, update in ours.items():
+        if name.endswith("stock modules"):
+            with_stock_modules(update.loss_module)
     batch = make_batch(1, args.batch)
     for update in ours.values():  # warm-up (allocator, Adam state, compilation)
         for _ in range(3):
@@ -91,6 +98,11 @@ def main() -> None:
         med = statistics.median(ts)
         print(f"{name:22s} {med * 1e3:7.1f} ms/update  {med / base:5.2f}x SB3  "
               f"(rounds: {', '.join(f'{t * 1e3:.1f}' for t in ts)})")
+    for name, ts in times.items():  # the direct-write modules against tensordict's, round by round
+        stock = times.get(f"{name}, stock modules")
+        if stock:
+            ratio = statistics.median(t / s for t, s in zip(ts, stock))
+            print(f"paired {name} / {name}, stock modules: {ratio:.3f} (median of per-round ratios)")
 
 
 if __name__ == "__main__":

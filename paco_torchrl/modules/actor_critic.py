@@ -5,13 +5,13 @@ from collections.abc import Sequence
 from typing import Literal, get_args
 
 import torch
-from tensordict.nn import TensorDictModule
 from torch import nn
 from torchrl.data import Bounded, TensorSpec
 from torchrl.envs.utils import ExplorationType
 from torchrl.modules import ProbabilisticActor, ValueOperator
 
 from paco_torchrl.modules.distributions import UnitTanhNormal, host_bounds
+from paco_torchrl.modules.tensor_outputs import TensorOutputModule, TensorOutputValueOperator
 from paco_torchrl.nn import CompositionalMLP, OneHotTaskMLP, TaskWeights
 from paco_torchrl.nn.init import init_task_mlp_
 
@@ -148,7 +148,7 @@ def make_paco_actor(
         compositional, identical_init, w_init, normalize_w,
     )
     init_task_mlp_(mlp, "actor", init)
-    module = TensorDictModule(
+    module = TensorOutputModule(
         GaussianPolicyNet(mlp, log_std_bounds), in_keys=[observation_key, task_key], out_keys=["loc", "scale"]
     )
     return ProbabilisticActor(
@@ -218,7 +218,7 @@ def make_paco_qvalue(
         compositional, identical_init, w_init, normalize_w,
     )
     init_task_mlp_(net, "critic", init)
-    return ValueOperator(
+    return TensorOutputValueOperator(
         QValueNet(net), in_keys=[observation_key, action_key, task_key], out_keys=["state_action_value"]
     )
 

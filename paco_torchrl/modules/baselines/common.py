@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from tensordict.nn import TensorDictModule
 from torch import nn
 from torchrl.data import TensorSpec
 from torchrl.envs.utils import ExplorationType
@@ -11,6 +10,7 @@ from torchrl.modules import ProbabilisticActor, ValueOperator
 
 from paco_torchrl.modules.actor_critic import GaussianPolicyNet, QValueNet, as_action_spec
 from paco_torchrl.modules.distributions import UnitTanhNormal, host_bounds
+from paco_torchrl.modules.tensor_outputs import TensorOutputModule, TensorOutputValueOperator
 
 NetFactory = Callable[[int, int], nn.Module]  # (in_features, out_features) -> net(x, task_id)
 
@@ -43,7 +43,7 @@ def make_actor_from_net(
         torch.Size([5, 2])
     """
     spec = as_action_spec(action_spec)
-    module = TensorDictModule(
+    module = TensorOutputModule(
         GaussianPolicyNet(net, log_std_bounds), in_keys=["observation", "task_id"], out_keys=["loc", "scale"]
     )
     return ProbabilisticActor(
@@ -60,7 +60,9 @@ def make_actor_from_net(
 
 def make_qvalue_from_net(net: nn.Module) -> ValueOperator:
     """A critic around ``net([observation, action], task_id) -> Q`` writing ``"state_action_value"``."""
-    return ValueOperator(QValueNet(net), in_keys=["observation", "action", "task_id"], out_keys=["state_action_value"])
+    return TensorOutputValueOperator(
+        QValueNet(net), in_keys=["observation", "action", "task_id"], out_keys=["state_action_value"]
+    )
 
 
 def build_actor_critics(
