@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -61,9 +62,15 @@ def test_wandb_offline_writes_its_run_and_the_same_csv_logs(tmp_path, csv_run, o
     offline_runs = list((run / "logs" / "wandb").glob("offline-run-*"))
     assert len(offline_runs) == 1
     run_id = (run / "logs" / "wandb_run_id").read_text()
-    history = (offline_runs[0] / f"run-{run_id}.wandb").read_bytes()  # what `wandb sync` uploads later
-    for expected in (b"paco-test", b"toy-wandb", b"num_param_sets", b"eval/mean_success", b"nonfinite_count/total"):
-        assert expected in history  # project, run name, the run's config, the scalars
+    expected = (b"paco-test", b"toy-wandb", b"num_param_sets", b"eval/mean_success", b"nonfinite_count/total")
+    # what `wandb sync` uploads later: project, run name, the run's config, the scalars. wandb's service
+    # process writes this file; on a loaded machine it can still be writing when `finish()` has returned
+    # (seen once: only the 8-byte header), so wait for it, up to a minute.
+    history, deadline = b"", time.monotonic() + 60
+    while not all(e in history for e in expected) and time.monotonic() < deadline:
+        history = (offline_runs[0] / f"run-{run_id}.wandb").read_bytes()
+        time.sleep(0.2)
+    assert [e for e in expected if e not in history] == []
     # the analysis commands read the CSV logs of a wandb run like any other
     assert read_series(run / "logs" / "scalars" / "eval" / "mean_success.csv")[0] == [50, 100]
 
