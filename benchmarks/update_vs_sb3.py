@@ -9,7 +9,9 @@ and ``mtsac`` (plain ReLU MLPs), each with the original's ``dqda`` actor loss an
 (``-Q + α log π``, SB3's form), the twin critics vmapped (TorchRL's default) or looped, eager or
 ``compile=true`` (the update through ``torch.compile``, as the recipe's ``compile=true`` runs it);
 ``stock modules`` puts tensordict's ``TensorDictModule`` and TorchRL's ``ValueOperator`` back in place of
-the package's direct-write subclasses (``paco_torchrl/modules/tensor_outputs.py``). SB3's step
+the package's direct-write subclasses (``paco_torchrl/modules/tensor_outputs.py``), ``vmapped critics``
+evaluates the twin critics with TorchRL's vmapped call instead of batched matmuls over the stacked
+parameters (``stacked_critics=False``). SB3's step
 includes its replay sampling (``model.train``), ours does not (a fixed batch). Rounds alternate between
 all variants so that machine noise hits them alike; the figure is the median over rounds.
 """
@@ -31,10 +33,12 @@ warnings.filterwarnings("ignore")
 VARIANTS = {  # name: (algo, actor_loss_form, vmap, compile)
     "single_task dqda": ("single_task", "dqda", True, False),
     "single_task dqda, stock modules": ("single_task", "dqda", True, False),
+    "single_task dqda, vmapped critics": ("single_task", "dqda", True, False),
     "single_task dqda, compile": ("single_task", "dqda", True, True),
     "single_task q": ("single_task", "q", True, False),
     "mtsac dqda": ("mtsac", "dqda", True, False),
     "mtsac dqda, stock modules": ("mtsac", "dqda", True, False),
+    "mtsac dqda, vmapped critics": ("mtsac", "dqda", True, False),
     "mtsac dqda, compile": ("mtsac", "dqda", True, True),
     "mtsac q": ("mtsac", "q", True, False),
     "mtsac dqda, no vmap": ("mtsac", "dqda", False, False),
@@ -76,6 +80,8 @@ def main() -> None:
     for name, update in ours.items():
         if name.endswith("stock modules"):
             with_stock_modules(update.loss_module)
+        if name.endswith("vmapped critics"):
+            update.loss_module.stacked_critics = False
     batch = make_batch(1, args.batch)
     for update in ours.values():  # warm-up (allocator, Adam state, compilation)
         for _ in range(3):
@@ -98,11 +104,12 @@ def main() -> None:
         med = statistics.median(ts)
         print(f"{name:22s} {med * 1e3:7.1f} ms/update  {med / base:5.2f}x SB3  "
               f"(rounds: {', '.join(f'{t * 1e3:.1f}' for t in ts)})")
-    for name, ts in times.items():  # the direct-write modules against tensordict's, round by round
-        stock = times.get(f"{name}, stock modules")
-        if stock:
-            ratio = statistics.median(t / s for t, s in zip(ts, stock))
-            print(f"paired {name} / {name}, stock modules: {ratio:.3f} (median of per-round ratios)")
+    for name, ts in times.items():  # a variant against its A/B twins, round by round
+        for twin in ("stock modules", "vmapped critics"):
+            other = times.get(f"{name}, {twin}")
+            if other:
+                ratio = statistics.median(t / s for t, s in zip(ts, other))
+                print(f"paired {name} / {name}, {twin}: {ratio:.3f} (median of per-round ratios)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Builders for PaCo actors and critics as TorchRL modules."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal, get_args
 
 import torch
@@ -14,6 +14,7 @@ from paco_torchrl.modules.distributions import UnitTanhNormal, host_bounds
 from paco_torchrl.modules.tensor_outputs import TensorOutputModule, TensorOutputValueOperator
 from paco_torchrl.nn import CompositionalMLP, OneHotTaskMLP, TaskWeights
 from paco_torchrl.nn.init import init_task_mlp_
+from paco_torchrl.nn.stacked import stacked_forward
 
 Scope = Literal["all", "actor", "output"]  # the config's paco.scope choices
 SCOPES: tuple[str, ...] = get_args(Scope)
@@ -44,6 +45,16 @@ class QValueNet(nn.Module):
 
     def forward(self, observation: torch.Tensor, action: torch.Tensor, task_id: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([observation, action], dim=-1), task_id)
+
+    def forward_stacked(
+        self, params: Mapping[str, torch.Tensor], observation: torch.Tensor, action: torch.Tensor,
+        task_id: torch.Tensor,
+    ) -> torch.Tensor | None:
+        """``Q`` under ``N`` stacked parameter sets (``params``: this module's names, ``[N, ...]``), as
+        ``[N, *batch, 1]``, without ``vmap``; ``None`` where :func:`~paco_torchrl.nn.stacked.stacked_forward`
+        does not cover the network."""
+        net_params = {name[4:]: value for name, value in params.items() if name.startswith("net.")}
+        return stacked_forward(self.net, net_params, torch.cat([observation, action], dim=-1), task_id)
 
 
 def as_action_spec(action_spec: TensorSpec | int) -> TensorSpec:
