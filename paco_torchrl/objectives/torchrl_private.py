@@ -5,7 +5,9 @@ way to re-point an entry of those copies at another tensor, to drop their caches
 run the vmapped Q ensemble on given parameters. The few private names this package needs are
 wrapped here and listed in :data:`PRIVATE_API`; ``tests/test_torchrl_private.py`` checks that
 each still exists, so a TorchRL release that renames one fails that test with the name, not
-a training run with an ``AttributeError``.
+a training run with an ``AttributeError``. One exception lives elsewhere: :mod:`paco_torchrl.modules.tensor_outputs`
+overrides tensordict's private ``TensorDictModule._write_to_tensordict`` (``modules`` may not import this
+package), and ``tests/test_tensor_outputs.py`` checks that name.
 """
 from __future__ import annotations
 
