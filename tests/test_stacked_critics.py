@@ -108,6 +108,8 @@ def test_uncovered_networks_and_layouts_return_none():
     mlp.task_major = True
     out = stacked_forward(mlp, params, torch.randn(3, 5, 4), torch.arange(3)[:, None].expand(3, 5))
     assert out is not None and out.shape == (2, 3, 5, 1)
+    mlp.check_layout = True  # the promise is checked in the module's own path
+    assert stacked_forward(mlp, params, torch.randn(3, 5, 4), torch.arange(3)[:, None].expand(3, 5)) is None
     assert stacked_forward(torch.nn.Linear(4, 1), {}, torch.randn(3, 4), torch.zeros(3, dtype=torch.long)) is None
     plain = OneHotTaskMLP(4, 1, (8,), num_tasks=3)
     p2 = {name: torch.stack([p.detach()] * 2) for name, p in plain.named_parameters()}
