@@ -55,6 +55,18 @@ _ELEMENTWISE = (
 _GATHER_BUDGET = 1 << 22
 
 
+def compose(
+    w: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Eqn (1): ``(Σ_k w_k W_k, Σ_k w_k b_k)`` for ``w [..., K]`` and a parameter set ``weight [..., K, out, in]``,
+    ``bias [..., K, out]`` (leading dims broadcast, e.g. ``N`` stacked parameter sets).
+
+    Shapes: weight ``[..., out, in]``, bias ``[..., out]`` (``None`` without bias).
+    """
+    composed = (w @ weight.flatten(-2)).unflatten(-1, weight.shape[-2:])
+    return composed, (w @ bias if bias is not None else None)
+
+
 def _is_batched(t: torch.Tensor) -> bool:
     return torch._C._functorch.is_batchedtensor(t)
 
@@ -117,10 +129,7 @@ class CompositionalLinear(nn.Module):
 
         Shapes: weight ``[..., out, in]``, bias ``[..., out]`` (``None`` without bias).
         """
-        k = self.num_param_sets
-        weight = (w @ self.weight.reshape(k, -1)).unflatten(-1, (self.out_features, self.in_features))
-        bias = w @ self.bias if self.bias is not None else None
-        return weight, bias
+        return compose(w, self.weight, self.bias)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """Applies the layer composed with per-sample ``w [..., K]`` to ``x [..., in]``.

@@ -8,8 +8,10 @@ whose layout it knows, and returns ``None`` for anything else, so that callers f
 
 Covered: :class:`~paco_torchrl.nn.OneHotTaskMLP`, and :class:`~paco_torchrl.nn.CompositionalMLP` with
 ``T = 1`` or with a task-major batch (``task_major=True`` without ``check_layout``, every layer
-compositional, an elementwise activation: its features-first path). Values equal the vmapped network's up to float rounding of the
-reordered sums; gradients reach the stacked parameters (and the tensors they view) as they would.
+compositional, an elementwise activation: its features-first path). The composition is
+:func:`~paco_torchrl.nn.compositional.compose`, Eqn (1)'s one implementation. Values equal the vmapped
+network's up to float rounding of the reordered sums; gradients reach the stacked parameters (and the
+tensors they view) as they would.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from paco_torchrl.nn.compositional import _ELEMENTWISE, CompositionalLinear, CompositionalMLP, _is_batched
+from paco_torchrl.nn.compositional import _ELEMENTWISE, CompositionalLinear, CompositionalMLP, _is_batched, compose
 from paco_torchrl.nn.task_conditioned import OneHotTaskMLP
 from paco_torchrl.nn.task_weights import TaskWeights
 
@@ -83,13 +85,10 @@ def _task_matrices(net: CompositionalMLP, params: Mapping[str, torch.Tensor]) ->
     return TaskWeights.normalize_rows(w) if net.task_weights.normalize else w
 
 
-def _compose(layer: CompositionalLinear, w: torch.Tensor | None, weight: torch.Tensor, bias: torch.Tensor | None):
+def _compose(w: torch.Tensor | None, weight: torch.Tensor, bias: torch.Tensor | None):
     """``(θ [N, T, out, in], b [N, T, out])`` from ``Φ [N, K, out, in]`` and ``W [N, T, K]`` (``Φ`` itself for
-    an identity ``W``)."""
-    if w is None:
-        return weight, bias
-    theta = (w @ weight.flatten(-2)).unflatten(-1, (layer.out_features, layer.in_features))
-    return theta, (w @ bias if bias is not None else None)
+    an identity ``W``, as :class:`CompositionalMLP` reads it)."""
+    return (weight, bias) if w is None else compose(w, weight, bias)
 
 
 def _compositional_mlp(net: CompositionalMLP, params: Mapping[str, torch.Tensor], x) -> torch.Tensor | None:
@@ -106,7 +105,7 @@ def _compositional_mlp(net: CompositionalMLP, params: Mapping[str, torch.Tensor]
     # features first: hᵀ [N·T, in, n] ← b + θ hᵀ, as the module's task-major path
     h = x.reshape(T, -1, x.shape[-1]).transpose(-1, -2)
     for i, layer in enumerate(net.layers):
-        weight, bias = _compose(layer, w, params[f"layers.{i}.weight"], params.get(f"layers.{i}.bias"))
+        weight, bias = _compose(w, params[f"layers.{i}.weight"], params.get(f"layers.{i}.bias"))
         n_sets = weight.shape[0]
         theta = weight[:, :T].reshape(n_sets * T, layer.out_features, layer.in_features)
         if h.shape[0] != n_sets * T:  # the shared input, once per parameter set
