@@ -11,7 +11,8 @@ and ``mtsac`` (plain ReLU MLPs), each with the original's ``dqda`` actor loss an
 ``stock modules`` puts tensordict's ``TensorDictModule`` and TorchRL's ``ValueOperator`` back in place of
 the package's direct-write subclasses (``paco_torchrl/modules/tensor_outputs.py``), ``vmapped critics``
 evaluates the twin critics with TorchRL's vmapped call instead of batched matmuls over the stacked
-parameters (``stacked_critics=False``). SB3's step
+parameters (``stacked_critics=False``), ``stock actor sample`` draws the actor's actions through
+TorchRL's parameter swap and ``TanhNormal`` (``direct_actor=False``). SB3's step
 includes its replay sampling (``model.train``), ours does not (a fixed batch). Rounds alternate between
 all variants so that machine noise hits them alike; the figure is the median over rounds.
 """
@@ -34,11 +35,13 @@ VARIANTS = {  # name: (algo, actor_loss_form, vmap, compile)
     "single_task dqda": ("single_task", "dqda", True, False),
     "single_task dqda, stock modules": ("single_task", "dqda", True, False),
     "single_task dqda, vmapped critics": ("single_task", "dqda", True, False),
+    "single_task dqda, stock actor sample": ("single_task", "dqda", True, False),
     "single_task dqda, compile": ("single_task", "dqda", True, True),
     "single_task q": ("single_task", "q", True, False),
     "mtsac dqda": ("mtsac", "dqda", True, False),
     "mtsac dqda, stock modules": ("mtsac", "dqda", True, False),
     "mtsac dqda, vmapped critics": ("mtsac", "dqda", True, False),
+    "mtsac dqda, stock actor sample": ("mtsac", "dqda", True, False),
     "mtsac dqda, compile": ("mtsac", "dqda", True, True),
     "mtsac q": ("mtsac", "q", True, False),
     "mtsac dqda, no vmap": ("mtsac", "dqda", False, False),
@@ -82,6 +85,8 @@ def main() -> None:
             with_stock_modules(update.loss_module)
         if name.endswith("vmapped critics"):
             update.loss_module.stacked_critics = False
+        if name.endswith("stock actor sample"):
+            update.loss_module._direct_actor = None
     batch = make_batch(1, args.batch)
     for update in ours.values():  # warm-up (allocator, Adam state, compilation)
         for _ in range(3):
@@ -105,7 +110,7 @@ def main() -> None:
         print(f"{name:22s} {med * 1e3:7.1f} ms/update  {med / base:5.2f}x SB3  "
               f"(rounds: {', '.join(f'{t * 1e3:.1f}' for t in ts)})")
     for name, ts in times.items():  # a variant against its A/B twins, round by round
-        for twin in ("stock modules", "vmapped critics"):
+        for twin in ("stock modules", "vmapped critics", "stock actor sample"):
             other = times.get(f"{name}, {twin}")
             if other:
                 ratio = statistics.median(t / s for t, s in zip(ts, other))

@@ -12,9 +12,9 @@ from paco_torchrl.modules.actor_critic import (
     make_paco_qvalue,
     make_task_mlp,
 )
-from paco_torchrl.modules.collect_policy import TanhNormalSampler
+from paco_torchrl.modules.collect_policy import TanhNormalSampler, tanh_normal_actor_problem
 from paco_torchrl.modules.deterministic import TanhPolicyNet, deterministic_twin, make_paco_deterministic_actor
-from paco_torchrl.modules.distributions import UnitTanhNormal, host_bounds
+from paco_torchrl.modules.distributions import UnitTanhNormal, host_bounds, tanh_normal_rsample_and_log_prob
 
 __all__ = [
     "SCOPES",
@@ -32,4 +32,6 @@ __all__ = [
     "make_paco_deterministic_actor",
     "make_paco_qvalue",
     "make_task_mlp",
+    "tanh_normal_actor_problem",
+    "tanh_normal_rsample_and_log_prob",
 ]

@@ -11,6 +11,41 @@ from torchrl.modules.distributions.utils import safetanh_noeps
 from paco_torchrl.modules.actor_critic import GaussianPolicyNet
 
 
+def tanh_normal_actor_problem(actor) -> str | None:
+    """Why ``actor`` is not ``[GaussianPolicyNet → TanhNormal over [-1, 1]]``, or ``None`` when it is.
+
+    That form (what :func:`~paco_torchrl.modules.make_paco_actor` builds: a ``ProbabilisticActor`` whose
+    first module is a ``TensorDictModule`` around a :class:`~paco_torchrl.modules.GaussianPolicyNet` writing
+    ``loc`` and ``scale``, then a plain ``TanhNormal``: ``tanh_loc=False``, safe tanh, unit bounds, one event
+    dimension) is what :class:`TanhNormalSampler` and the losses' direct actor path compute without the
+    distribution objects.
+
+    Examples:
+        >>> from paco_torchrl.modules import make_paco_actor
+        >>> tanh_normal_actor_problem(make_paco_actor(6, 2, num_tasks=3, num_param_sets=2, num_cells=(16,))) is None
+        True
+    """
+    if not isinstance(actor, ProbabilisticActor):
+        return f"needs a ProbabilisticActor, got {type(actor).__name__}"
+    first, dist = actor.module[0], actor.module[-1]
+    if not isinstance(first, TensorDictModule) or not isinstance(first.module, GaussianPolicyNet):
+        return "the actor's first module is not a TensorDictModule around a GaussianPolicyNet"
+    if len(actor.module) != 2 or len(first.out_keys) != 2 or list(dist.in_keys) != list(first.out_keys):
+        return "the actor is not [GaussianPolicyNet -> distribution]"
+    dist_class = dist.distribution_class
+    if not (isinstance(dist_class, type) and issubclass(dist_class, TanhNormal)):  # UnitTanhNormal too
+        return "the distribution is not a TanhNormal"
+    kwargs = dist.distribution_kwargs
+    if kwargs.get("tanh_loc", False) or not kwargs.get("safe_tanh", True) or "upscale" in kwargs:
+        return "the TanhNormal is not plain (tanh_loc/safe_tanh/upscale set)"
+    if kwargs.get("event_dims", 1) != 1:
+        return "the TanhNormal does not have exactly one event dimension"
+    low, high = torch.as_tensor(kwargs.get("low", -1.0)), torch.as_tensor(kwargs.get("high", 1.0))
+    if not (bool((low == -1).all()) and bool((high == 1).all())):
+        return "the action bounds are not [-1, 1]"
+    return None
+
+
 class TanhNormalSampler(TensorDictModuleBase):
     """Samples a :func:`~paco_torchrl.modules.make_paco_actor` actor's ``TanhNormal`` policy directly.
 
@@ -61,24 +96,10 @@ class TanhNormalSampler(TensorDictModuleBase):
 
     @staticmethod
     def _problem(actor) -> str | None:
-        if not isinstance(actor, ProbabilisticActor):
-            return f"needs a ProbabilisticActor, got {type(actor).__name__}"
-        first, dist = actor.module[0], actor.module[-1]
-        if not isinstance(first, TensorDictModule) or not isinstance(first.module, GaussianPolicyNet):
-            return "the actor's first module is not a TensorDictModule around a GaussianPolicyNet"
-        if len(actor.module) != 2 or len(first.out_keys) != 2 or list(dist.in_keys) != list(first.out_keys):
-            return "the actor is not [GaussianPolicyNet -> distribution]"
-        dist_class = dist.distribution_class
-        is_tanh_normal = isinstance(dist_class, type) and issubclass(dist_class, TanhNormal)  # UnitTanhNormal too
-        if not is_tanh_normal or getattr(dist, "return_log_prob", False):
-            return "the distribution is not a TanhNormal without log-probabilities"
-        kwargs = dist.distribution_kwargs
-        if kwargs.get("tanh_loc", False) or not kwargs.get("safe_tanh", True) or "upscale" in kwargs:
-            return "the TanhNormal is not plain (tanh_loc/safe_tanh/upscale set)"
-        low, high = torch.as_tensor(kwargs.get("low", -1.0)), torch.as_tensor(kwargs.get("high", 1.0))
-        if not (bool((low == -1).all()) and bool((high == 1).all())):
-            return "the action bounds are not [-1, 1]"
-        return None
+        problem = tanh_normal_actor_problem(actor)
+        if problem is None and getattr(actor.module[-1], "return_log_prob", False):
+            return "the actor also returns log-probabilities"
+        return problem
 
     @classmethod
     def supports(cls, actor) -> bool:

@@ -18,6 +18,7 @@ from torchrl.objectives.utils import distance_loss
 
 from paco_torchrl.modules.actor_critic import find_task_weights
 from paco_torchrl.nn import CompositionalLinear, TaskWeights
+from paco_torchrl.objectives.direct_actor import DirectActorSample
 from paco_torchrl.objectives.per_task import per_task_mean
 from paco_torchrl.objectives.shared_w import SharedTaskWeights
 from paco_torchrl.objectives.torchrl_private import clear_weakrefs, detached_qvalue_params, vmap_qvalue
@@ -86,6 +87,11 @@ class MultiTaskSACLoss(SACLoss):
             (:meth:`QValueNet.forward_stacked <paco_torchrl.modules.QValueNet.forward_stacked>`) where the
             network and batch layout allow, instead of TorchRL's vmapped call: same values up to float
             rounding, ≈ 1.4 ms less per call for a 2×256 critic pair (``False``: always TorchRL's call).
+        direct_actor: draw the actor's actions and log-probabilities with
+            :class:`~paco_torchrl.objectives.direct_actor.DirectActorSample` (the network called directly, the
+            ``TanhNormal`` as tensor arithmetic) where the actor has that form and the loss's actor parameters
+            are the module's own: bit-identical, without TorchRL's parameter swap and distribution objects
+            (``False``: always TorchRL's ``get_dist`` under the swap).
 
     Examples:
         >>> import torch
@@ -133,6 +139,7 @@ class MultiTaskSACLoss(SACLoss):
         delay_qvalue: bool = True,
         deactivate_vmap: bool = False,
         stacked_critics: bool = True,
+        direct_actor: bool = True,
     ) -> None:
         if num_tasks < 1:
             raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
@@ -169,6 +176,10 @@ class MultiTaskSACLoss(SACLoss):
         self.num_tasks = num_tasks
         self.actor_loss_form = actor_loss_form
         self.stacked_critics = stacked_critics
+        self._direct_actor = (
+            DirectActorSample(actor_network, self.actor_network_params)
+            if direct_actor and DirectActorSample.supports(actor_network) else None
+        )
         log_alpha = torch.full((num_tasks,), math.log(alpha_init), device=self.log_alpha.device)
         del self.log_alpha
         if fixed_alpha:
@@ -249,12 +260,19 @@ class MultiTaskSACLoss(SACLoss):
                 self.log_alpha.clamp_(self.min_log_alpha, self.max_log_alpha)
             return self.log_alpha.exp()
 
-    def _actor_loss(self, tensordict: TensorDictBase, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _actor_sample(self, tensordict: TensorDictBase) -> tuple[torch.Tensor, torch.Tensor]:
+        """The actor's reparameterised action at ``tensordict`` and its log-probability."""
+        if self._direct_actor is not None and not torch.compiler.is_compiling():
+            sample = self._direct_actor(tensordict, self.actor_network_params)
+            if sample is not None:
+                return sample
         with set_exploration_type(ExplorationType.RANDOM), self.actor_network_params.to_module(
             self.actor_network, preserve_module_state=False
         ):
-            dist = self.actor_network.get_dist(tensordict)
-            action, log_prob = compute_rsample_log_prob(dist)
+            return compute_rsample_log_prob(self.actor_network.get_dist(tensordict))
+
+    def _actor_loss(self, tensordict: TensorDictBase, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        action, log_prob = self._actor_sample(tensordict)
         td_q = tensordict.select(*self.qvalue_network.in_keys, strict=False)
         if self.actor_loss_form == "q":
             td_q.set(self.tensor_keys.action, action)
@@ -282,12 +300,9 @@ class MultiTaskSACLoss(SACLoss):
     def _qvalue_loss(self, tensordict: TensorDictBase, next_alpha: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             td = tensordict.clone(False)
-            with set_exploration_type(ExplorationType.RANDOM), self.actor_network_params.to_module(
-                self.actor_network, preserve_module_state=False
-            ):
-                next_td = td.get("next").copy()
-                next_action, next_log_prob = compute_rsample_log_prob(self.actor_network.get_dist(next_td))
-                next_td.set(self.tensor_keys.action, next_action)
+            next_td = td.get("next").copy()
+            next_action, next_log_prob = self._actor_sample(next_td)
+            next_td.set(self.tensor_keys.action, next_action)
             next_q = self._qvalues(next_td, self.target_qvalue_network_params)
             next_q = next_q.get(self.tensor_keys.state_action_value)  # [N, *batch, 1]
             next_value = (next_q - (next_alpha * next_log_prob).unsqueeze(-1)).min(0)[0]
