@@ -4,7 +4,6 @@ from __future__ import annotations
 import torch
 from tensordict import TensorDict
 
-import paco_torchrl.objectives.sac as sac_mod
 from paco_torchrl.modules import make_paco_actor_critic
 from paco_torchrl.objectives import MultiTaskSACLoss
 
@@ -56,15 +55,16 @@ def _actor_w(actor) -> torch.nn.Parameter:
 
 
 def _record_rsample(monkeypatch) -> list:
+    """Records every (action, log-prob) the loss draws from its actor (direct path or TorchRL's)."""
     calls = []
-    orig = sac_mod.compute_rsample_log_prob
+    orig = MultiTaskSACLoss._actor_sample
 
-    def recording(dist):
-        action, log_prob = orig(dist)
+    def recording(self, tensordict):
+        action, log_prob = orig(self, tensordict)
         calls.append((action.detach().clone(), log_prob.detach().clone()))
         return action, log_prob
 
-    monkeypatch.setattr(sac_mod, "compute_rsample_log_prob", recording)
+    monkeypatch.setattr(MultiTaskSACLoss, "_actor_sample", recording)
     return calls
 
 

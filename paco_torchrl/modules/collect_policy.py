@@ -9,6 +9,7 @@ from torchrl.modules import ProbabilisticActor, TanhNormal
 from torchrl.modules.distributions.utils import safetanh_noeps
 
 from paco_torchrl.modules.actor_critic import GaussianPolicyNet
+from paco_torchrl.modules.distributions import is_unit_box
 
 
 def tanh_normal_actor_problem(actor) -> str | None:
@@ -40,9 +41,8 @@ def tanh_normal_actor_problem(actor) -> str | None:
         return "the TanhNormal is not plain (tanh_loc/safe_tanh/upscale set)"
     if kwargs.get("event_dims", 1) != 1:
         return "the TanhNormal does not have exactly one event dimension"
-    low, high = torch.as_tensor(kwargs.get("low", -1.0)), torch.as_tensor(kwargs.get("high", 1.0))
-    if not (bool((low == -1).all()) and bool((high == 1).all())):
-        return "the action bounds are not [-1, 1]"
+    if not is_unit_box(kwargs.get("low", -1.0), kwargs.get("high", 1.0)):  # bounds on a device: not read
+        return "the action bounds are not [-1, 1] (numbers or CPU tensors)"
     return None
 
 
