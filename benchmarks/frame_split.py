@@ -151,9 +151,10 @@ def main() -> None:
     for name, split in (("SB3 SAC", sb3), ("recipe eager", ours)):
         parts = ", ".join(f"{part} {ms * 1e3:.2f}" for part, ms in split.items())
         print(f"{name:13s} {sum(split.values()) * 1e3:6.2f} ms/frame = {parts}")
+    update = (ours["update"] + ours["replay sample"]) / sb3["update (SB3: train, sampling included)"]
+    collection = (ours["collect one frame"] + ours["replay extend"]) / sb3["collect one frame"]
     print(f"recipe / SB3 per frame: {sum(ours.values()) / sum(sb3.values()):.2f}x; update incl. sampling "
-          f"{(ours['update'] + ours['replay sample']) / sb3['update (SB3: train, sampling included)']:.2f}x; "
-          f"collection incl. storing {(ours['collect one frame'] + ours['replay extend']) / sb3['collect one frame']:.2f}x")
+          f"{update:.2f}x; collection incl. storing {collection:.2f}x")
 
 
 if __name__ == "__main__":
