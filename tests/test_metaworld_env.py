@@ -52,7 +52,7 @@ def envs():
     built = {backend: _make(backend) for backend in BACKENDS}
     yield built
     for env in built.values():
-        env.close()
+        env.close(raise_if_closed=False)  # a SerialEnv no selected test started counts as closed
 
 
 # --------------------------------------------------------------------------- names, validation
@@ -160,6 +160,21 @@ def test_auto_reset_through_step_and_maybe_reset(envs):
     goals = td["observation"][:, :, 36:39]
     assert ((goals[T] - goals[T - 1]).abs().sum(-1) > 1e-4).all()  # new goal after the reset
     assert (goals[1:T] == goals[0]).all()  # fixed goal within an episode
+
+
+def test_the_last_steps_success_survives_the_reset_after_it():
+    """A sub-env that reports success at its final step: the reset that follows in
+    ``step_and_maybe_reset`` must not clear the flag in the data of that step (it did when the
+    output aliased the env's success buffer; evaluation reads success at any step of such data)."""
+    env = _make("gym_vector", max_episode_steps=2)
+    sub = env.gym_env.envs[0]
+    step = sub.step
+    sub.step = lambda action: (*step(action)[:4], {"success": 1.0})
+    data = _play(env, _actions(4, B))
+    assert data["next", "truncated"][1, 0, 0] and data["next", "truncated"][3, 0, 0]
+    assert data["next", "success"][:, 0].tolist() == [True, True, True, True]
+    assert not data["next", "success"][:, 1:].any()
+    env.close()
 
 
 def test_backends_and_seeds_agree():

@@ -203,7 +203,7 @@ class MetaWorldVecEnv(EnvBase):
         out = {
             "observation": self._tensor(obs, torch.float32, OBS_DIM),
             "task_id": self._task_id.clone(),
-            "success": self._tensor(self._success, torch.bool),
+            "success": self._tensor(self._success.copy(), torch.bool),  # a later partial reset edits _success
             "terminated": self._tensor(term, torch.bool, 1),
             "truncated": self._tensor(trunc, torch.bool, 1),
             "done": self._tensor(term | trunc, torch.bool, 1),
