@@ -106,7 +106,7 @@ def run_sb3(args: argparse.Namespace) -> dict[str, float]:
 
 
 def run_recipe(args: argparse.Namespace, out: Path) -> dict[str, float]:
-    import torchrl.collectors._single as single
+    from torchrl.collectors import Collector
 
     from paco_torchrl.data import TaskBalancedReplayBuffer
     from paco_torchrl.objectives import PaCoUpdateStep
@@ -117,7 +117,7 @@ def run_recipe(args: argparse.Namespace, out: Path) -> dict[str, float]:
     timers.wrap(PaCoUpdateStep, "__call__", "update", starts=True)
     timers.wrap(TaskBalancedReplayBuffer, "sample", "replay sample")
     timers.wrap(TaskBalancedReplayBuffer, "extend", "replay extend")
-    timers.wrap_generator(single.Collector, "iterator", "collect one frame")
+    timers.wrap_generator(Collector, "iterator", "collect one frame")
     cfg = load_config(ROOT / "recipes" / "configs" / "mt10_rand.yaml", [
         f"env.tasks=[{args.task}]", "algo=single_task", "seed=0", "threads=1", "progress=false",
         f"output_dir={out}", f"network.num_cells=[{','.join(map(str, args.cells))}]",

@@ -86,7 +86,7 @@ def main() -> None:
         if name.endswith("vmapped critics"):
             update.loss_module.stacked_critics = False
         if name.endswith("stock actor sample"):
-            update.loss_module._direct_actor = None
+            update.loss_module.direct_actor = False
     batch = make_batch(1, args.batch)
     for update in ours.values():  # warm-up (allocator, Adam state, compilation)
         for _ in range(3):

@@ -14,7 +14,12 @@ from paco_torchrl.modules.actor_critic import (
 )
 from paco_torchrl.modules.collect_policy import TanhNormalSampler, tanh_normal_actor_problem
 from paco_torchrl.modules.deterministic import TanhPolicyNet, deterministic_twin, make_paco_deterministic_actor
-from paco_torchrl.modules.distributions import UnitTanhNormal, host_bounds, tanh_normal_rsample_and_log_prob
+from paco_torchrl.modules.distributions import (
+    UnitTanhNormal,
+    host_bounds,
+    tanh_normal_rsample,
+    tanh_normal_rsample_and_log_prob,
+)
 
 __all__ = [
     "SCOPES",
@@ -33,5 +38,6 @@ __all__ = [
     "make_paco_qvalue",
     "make_task_mlp",
     "tanh_normal_actor_problem",
+    "tanh_normal_rsample",
     "tanh_normal_rsample_and_log_prob",
 ]

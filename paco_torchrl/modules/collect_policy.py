@@ -1,15 +1,13 @@
 """A lean collection policy for TanhNormal actors: the same actions without building a distribution."""
 from __future__ import annotations
 
-import torch
 from tensordict import TensorDictBase
 from tensordict.nn import TensorDictModule, TensorDictModuleBase
 from tensordict.nn.probabilistic import InteractionType, interaction_type
 from torchrl.modules import ProbabilisticActor, TanhNormal
-from torchrl.modules.distributions.utils import safetanh_noeps
 
 from paco_torchrl.modules.actor_critic import GaussianPolicyNet
-from paco_torchrl.modules.distributions import is_unit_box
+from paco_torchrl.modules.distributions import is_unit_box, tanh_normal_rsample
 
 
 def tanh_normal_actor_problem(actor) -> str | None:
@@ -111,8 +109,7 @@ class TanhNormalSampler(TensorDictModuleBase):
         if mode is not None and mode != InteractionType.RANDOM:
             return self.actor(tensordict)
         loc, scale = self.net(*(tensordict.get(key) for key in self.net_in_keys))
-        # TanhNormal's sample: Normal(loc, scale).rsample() = loc + ε·scale with ε = empty().normal_(), then safetanh
-        action = safetanh_noeps(loc + torch.empty_like(loc).normal_() * scale)
+        _, action = tanh_normal_rsample(loc, scale)  # TanhNormal's sample, without the distribution
         tensordict.set(self.loc_key, loc)
         tensordict.set(self.scale_key, scale)
         tensordict.set(self.action_key, action)

@@ -134,6 +134,20 @@ class UnitTanhNormal(TanhNormal):
         self._high = value
 
 
+def tanh_normal_rsample(loc: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(u, safetanh(u))`` with ``u = loc + ε · scale``: ``TanhNormal(loc, scale).rsample()`` over ``[-1, 1]``
+    (``ε`` drawn as ``Normal.rsample`` draws it: the same random stream), with its pre-tanh value.
+
+    Examples:
+        >>> loc, scale = torch.zeros(3, 2), torch.ones(3, 2)
+        >>> _ = torch.manual_seed(0); _, a = tanh_normal_rsample(loc, scale)
+        >>> _ = torch.manual_seed(0); torch.equal(a, TanhNormal(loc, scale).rsample())
+        True
+    """
+    preimage = loc + torch.empty_like(loc).normal_() * scale  # Normal.rsample
+    return preimage, safetanh_noeps(preimage)  # SafeTanhTransform
+
+
 def tanh_normal_rsample_and_log_prob(loc: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``TanhNormal(loc, scale).rsample_and_log_prob()`` over ``[-1, 1]``, without building the distribution.
 
@@ -158,8 +172,7 @@ def tanh_normal_rsample_and_log_prob(loc: torch.Tensor, scale: torch.Tensor) -> 
         >>> torch.equal(a, b), torch.equal(lp, lq)
         (True, True)
     """
-    preimage = loc + torch.empty_like(loc).normal_() * scale  # Normal.rsample
-    action = safetanh_noeps(preimage)  # SafeTanhTransform
+    preimage, action = tanh_normal_rsample(loc, scale)
     normal_log_prob = -((preimage - loc) ** 2) / (2 * scale**2) - scale.log() - math.log(math.sqrt(2 * math.pi))
     log_det = 2.0 * (math.log(2.0) - preimage - F.softplus(-2.0 * preimage))  # TanhTransform.log_abs_det_jacobian
     return action, normal_log_prob.sum(-1) - log_det.sum(-1)

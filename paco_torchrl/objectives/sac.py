@@ -176,9 +176,10 @@ class MultiTaskSACLoss(SACLoss):
         self.num_tasks = num_tasks
         self.actor_loss_form = actor_loss_form
         self.stacked_critics = stacked_critics
-        self._direct_actor = (
+        self.direct_actor = direct_actor
+        self._direct_actor = (  # None for actors of another form: always TorchRL's path
             DirectActorSample(actor_network, self.actor_network_params)
-            if direct_actor and DirectActorSample.supports(actor_network) else None
+            if DirectActorSample.supports(actor_network) else None
         )
         log_alpha = torch.full((num_tasks,), math.log(alpha_init), device=self.log_alpha.device)
         del self.log_alpha
@@ -262,7 +263,7 @@ class MultiTaskSACLoss(SACLoss):
 
     def _actor_sample(self, tensordict: TensorDictBase) -> tuple[torch.Tensor, torch.Tensor]:
         """The actor's reparameterised action at ``tensordict`` and its log-probability."""
-        if self._direct_actor is not None and not torch.compiler.is_compiling():
+        if self.direct_actor and self._direct_actor is not None and not torch.compiler.is_compiling():
             sample = self._direct_actor(tensordict, self.actor_network_params)
             if sample is not None:
                 return sample
