@@ -186,6 +186,12 @@ def main() -> None:
         action="store_true",
         help="also time PaCo with a Python loop over its critics (deactivate_vmap=True) instead of vmap",
     )
+    parser.add_argument(
+        "--stacked-ab",
+        action="store_true",
+        help="also time the same PaCo update with its critics vmapped (stacked_critics=False): the stacked "
+        "path's batched matmuls (task-major) or folded grouped matmuls (flat) against TorchRL's vmap",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tuned = False if args.no_tune_malloc else tune_malloc()
@@ -209,6 +215,8 @@ def main() -> None:
         })
     if args.loop_ab:
         variants["paco: looped critics"] = None
+    if args.stacked_ab:
+        variants["paco: vmapped critics"] = None
     for update in updates.values():  # warm-up (allocator, Adam state)
         for batch in batches.values():
             time_updates(update, batch, 2)
@@ -221,8 +229,11 @@ def main() -> None:
                     continue  # the decomposition variants assume a task-major batch
                 CompositionalMLP.forward = forward or original
                 update = updates[name if name in updates else "paco"]
+                if name.startswith("paco"):
+                    update.loss_module.stacked_critics = name != "paco: vmapped critics"
                 times[name, layout].append(time_updates(update, batches[layout], args.steps))
             CompositionalMLP.forward = original
+            updates["paco"].loss_module.stacked_critics = True
     print(
         f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"threads {args.threads}; T={args.tasks} K={args.k} cells={args.cells} batch={args.batch} "

@@ -76,9 +76,8 @@ def test_losses_and_gradients_equal_the_vmapped_critics(kind, T, K, flat, form, 
 
     monkeypatch.setattr("paco_torchrl.modules.actor_critic.stacked_forward", counting)
     fast, fast_grads = _losses_and_grads(kind, T, K, True, batch, form)
-    # the stacked path ran for every critic call unless the layout has none (a flat multi-task PaCo batch)
-    covered = not (kind != "mtsac" and flat and T > 1)
-    assert calls and all(c == covered for c in calls)
+    # the stacked path ran for every critic call, flat multi-task PaCo batches included (sorted, grouped)
+    assert calls and all(calls)
     calls.clear()
     ref, ref_grads = _losses_and_grads(kind, T, K, False, batch, form)
     assert calls == []
@@ -102,16 +101,50 @@ def test_per_task_gradient_isolation_holds_on_the_stacked_path():
 
 
 def test_uncovered_networks_and_layouts_return_none():
-    mlp = CompositionalMLP(4, 1, (8,), num_tasks=3, num_param_sets=2)  # task_major=False: the sorted path's job
+    mlp = CompositionalMLP(4, 1, (8,), num_tasks=3, num_param_sets=2)
     params = {name: torch.stack([p.detach()] * 2) for name, p in mlp.named_parameters()}
-    assert stacked_forward(mlp, params, torch.randn(3, 5, 4), torch.arange(3)[:, None].expand(3, 5)) is None
+    tid = torch.arange(3)[:, None].expand(3, 5)
+    assert stacked_forward(mlp, params, torch.randn(3, 4), torch.arange(3)) is None  # <= T samples: the mix path
     mlp.task_major = True
-    out = stacked_forward(mlp, params, torch.randn(3, 5, 4), torch.arange(3)[:, None].expand(3, 5))
+    out = stacked_forward(mlp, params, torch.randn(3, 5, 4), tid)
     assert out is not None and out.shape == (2, 3, 5, 1)
     mlp.check_layout = True  # the promise is checked in the module's own path
-    assert stacked_forward(mlp, params, torch.randn(3, 5, 4), torch.arange(3)[:, None].expand(3, 5)) is None
+    assert stacked_forward(mlp, params, torch.randn(3, 5, 4), tid) is None
+    output_only = CompositionalMLP(4, 1, (8,), num_tasks=3, num_param_sets=2, compositional="output")
+    p_out = {name: torch.stack([p.detach()] * 2) for name, p in output_only.named_parameters()}
+    assert stacked_forward(output_only, p_out, torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])) is None
     assert stacked_forward(torch.nn.Linear(4, 1), {}, torch.randn(3, 4), torch.zeros(3, dtype=torch.long)) is None
     plain = OneHotTaskMLP(4, 1, (8,), num_tasks=3)
     p2 = {name: torch.stack([p.detach()] * 2) for name, p in plain.named_parameters()}
     x, tid = torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
     torch.testing.assert_close(stacked_forward(plain, p2, x, tid)[1], plain(x, tid))
+
+
+@pytest.mark.parametrize("normalize_w", [False, True])
+def test_the_sorted_stacked_path_equals_the_vmapped_module_exactly(normalize_w):
+    """A flat batch with tasks in any order (one task absent, extra batch dims): outputs and every gradient
+    are bit-identical to ``vmap`` of the module's own sorted path over the stacked parameters."""
+    torch.manual_seed(0)
+    mlp = CompositionalMLP(7, 3, (16, 8), num_tasks=4, num_param_sets=3, identical_init=False, normalize_w=normalize_w)
+    names = [name for name, _ in mlp.named_parameters()]
+    stacked = [torch.stack([p.detach(), p.detach().flip(0) + 0.1]).requires_grad_() for _, p in mlp.named_parameters()]
+    x = torch.randn(5, 6, 7, requires_grad=True)
+    tid = torch.tensor([3, 0, 1, 3, 0, 0]).repeat(5, 1)[torch.randperm(5)]  # task 2 absent
+    g = torch.randn(2, 5, 6, 3)
+
+    def run(fast: bool):
+        params = dict(zip(names, stacked))
+        if fast:
+            out = stacked_forward(mlp, params, x, tid)
+            assert out is not None
+        else:
+            out = torch.vmap(lambda p: torch.func.functional_call(mlp, p, (x, tid)))(params)
+        return out, torch.autograd.grad(out, [x, *stacked], g)
+
+    (out, grads), (ref, ref_grads) = run(True), run(False)
+    assert out.shape == (2, 5, 6, 3) and torch.equal(out, ref)
+    for name, a, b in zip(["x", *names], grads, ref_grads):
+        assert torch.equal(a, b), name
+    for s in range(2):  # and each set is the module under that set's parameters
+        single = torch.func.functional_call(mlp, {n: p[s] for n, p in zip(names, stacked)}, (x, tid))
+        torch.testing.assert_close(out[s], single, rtol=0, atol=1e-6)
