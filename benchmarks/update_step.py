@@ -179,7 +179,8 @@ def main() -> None:
         action="store_true",
         help="also time PaCo with its forward replaced by (a) the task-major path with features last (exact, "
         "the layout before 2026-12-01), (b) per-task bmm without composition and (c) one shared linear per "
-        "level, to split the overhead ((b) and (c) compute wrong values)",
+        "level, to split the overhead ((b) and (c) compute wrong values); these run with vmapped critics (the "
+        "stacked path does not call the module's forward) and are paired with 'paco: vmapped critics'",
     )
     parser.add_argument(
         "--loop-ab",
@@ -215,7 +216,7 @@ def main() -> None:
         })
     if args.loop_ab:
         variants["paco: looped critics"] = None
-    if args.stacked_ab:
+    if args.stacked_ab or args.decompose:
         variants["paco: vmapped critics"] = None
     for update in updates.values():  # warm-up (allocator, Adam state)
         for batch in batches.values():
@@ -229,8 +230,8 @@ def main() -> None:
                     continue  # the decomposition variants assume a task-major batch
                 CompositionalMLP.forward = forward or original
                 update = updates[name if name in updates else "paco"]
-                if name.startswith("paco"):
-                    update.loss_module.stacked_critics = name != "paco: vmapped critics"
+                if name.startswith("paco"):  # the decomposition variants need the critics to call the forward
+                    update.loss_module.stacked_critics = name == "paco"
                 times[name, layout].append(time_updates(update, batches[layout], args.steps))
             CompositionalMLP.forward = original
             updates["paco"].loss_module.stacked_critics = True
@@ -249,9 +250,10 @@ def main() -> None:
         for name in variants:
             if name.startswith("paco: ") and (name, layout) in median:
                 t = median[name, layout]
-                paired = statistics.median(p / v for p, v in zip(times["paco", layout], times[name, layout]))
+                ref = "paco" if variants[name] is None else "paco: vmapped critics"
+                paired = statistics.median(p / v for p, v in zip(times[ref, layout], times[name, layout]))
                 print(f"{name:24s} {t * 1e3:8.1f} ms  (ratio to MT-SAC {t / median['mtsac', layout]:.3f}; "
-                      f"paired PaCo / this {paired:.3f})")
+                      f"paired {'PaCo' if ref == 'paco' else 'vmapped critics'} / this {paired:.3f})")
     header = f"{'ratio':24s}" + "".join(f"{layout:>14s}" for layout in layouts)
     print(header)
     for name, target in (("mtsac", "1.10 task-major"), ("stock", "1.25 flat_random")):
