@@ -189,12 +189,12 @@ def make_collector(
 
     A batch holds ``collector.steps_per_batch`` vector-env steps (``[num_envs, steps]``).
     ``collector.async_collection=false``: TorchRL's ``Collector`` steps ``env`` in this
-    process, between updates; it yields its own buffer (``return_same_td=True``), which the next batch
-    overwrites, so a caller that keeps a batch past its iteration must clone it. ``true``: an ``AsyncCollector`` builds its own copy of the env
-    in a worker process and collects the next batch while this process updates; on the CPU
-    the worker's policy shares the trained parameters' memory, and the loop calls
-    ``update_policy_weights_()`` after each batch's updates (for devices where the worker
-    holds a copy; not yet run on a GPU), so it acts with weights at most one batch old.
+    process, between updates; it yields its own buffer (``return_same_td=True``), which the next
+    batch overwrites, so a caller that keeps a batch past its iteration must clone it. ``true``: an
+    ``AsyncCollector`` builds its own copy of the env in a worker process and collects the next
+    batch while this process updates; on the CPU the worker's policy shares the trained parameters'
+    memory, and the loop calls ``update_policy_weights_()`` after each batch's updates (for devices
+    where the worker holds a copy; not yet run on a GPU), so it acts with weights at most one batch old.
     (The worker's env state is not checkpointed: a resumed async run starts new episodes.)
     """
     num_envs = env.batch_size[0]
@@ -211,7 +211,7 @@ def make_collector(
     )
     if not cfg.collector.async_collection:
         # return_same_td: each batch is the collector's own buffer, refilled by the next batch, not a clone of
-        # it; the loop copies it into the replay within the iteration (≈ 10 % of a T = 1 frame's collection)
+        # it; the loop copies it into the replay within the iteration (2–6 % of a collection step, paired)
         return Collector(env, policy, auto_register_policy_transforms=False, return_same_td=True, **kwargs)
     create_env = functools.partial(make_env, cfg, cfg.seed + frames_done, device)
     return AsyncCollector(create_env, policy, **kwargs)
