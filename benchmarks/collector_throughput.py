@@ -118,7 +118,7 @@ def main() -> None:
     env.close()
     ref_name = "collector, PaCo" if args.tasks else "gymnasium, random"
     ref = statistics.median(results[ref_name])
-    print(f"MT10 {'tasks ' + ' '.join(args.tasks) if args.tasks else ''}, backend={args.backend}, "
+    print(f"MT10{' tasks ' + ' '.join(args.tasks) if args.tasks else ''}, backend={args.backend}, "
           f"threads={args.threads}, {args.rounds} rounds x {args.steps} vector steps")
     for name, values in results.items():
         fps = statistics.median(values)
