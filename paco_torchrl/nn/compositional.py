@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from paco_torchrl.nn.grouped_mm import grouped_mm, grouped_mm_supported
+from paco_torchrl.nn.grouped_mm import grouped_mm, grouped_mm_supported, inverse_permutation, sort_by_task
 from paco_torchrl.nn.task_weights import TaskWeights
 
 # Activations that act on each element alone: the task-major path may lay features out first.
@@ -275,9 +275,8 @@ class CompositionalMLP(nn.Module):
         return layer.compose(w_all)
 
     def _forward_sorted(self, h: torch.Tensor, tid: torch.Tensor, w_all: torch.Tensor) -> torch.Tensor:
-        tasks = torch.arange(self.num_tasks, device=tid.device, dtype=tid.dtype)
-        sorted_tid, perm = torch.sort(tid, stable=True)
-        offs = torch.searchsorted(sorted_tid, tasks, right=True).to(torch.int32)
+        sorted_tid, perm, ends = sort_by_task(tid, self.num_tasks)
+        offs = ends.to(torch.int32)
         h = h[perm]
         for i, layer in enumerate(self.layers):
             if isinstance(layer, CompositionalLinear):
@@ -289,9 +288,7 @@ class CompositionalMLP(nn.Module):
                 h = layer(h)
             if i < len(self.layers) - 1:
                 h = self.activation(h)
-        positions = torch.arange(perm.shape[-1], device=perm.device, dtype=perm.dtype)
-        inverse = torch.empty_like(perm).scatter(-1, perm, positions.expand_as(perm))
-        return h[inverse]
+        return h[inverse_permutation(perm)]
 
     def _forward_one_task(self, h: torch.Tensor, w_all: torch.Tensor) -> torch.Tensor:
         for i, layer in enumerate(self.layers):

@@ -14,6 +14,9 @@ what the raw operator lacks here:
 * zero padding of ``in`` / ``out`` to 16 bytes, which the kernel requires of every stride
   (obs 39, action 4, a 1-unit Q head); padding the contraction with zeros is exact.
 
+:func:`sort_by_task` and :func:`inverse_permutation` put flat rows into that order and back (the
+sorted paths of :class:`~paco_torchrl.nn.CompositionalMLP` and of the stacked critics share them).
+
 :func:`grouped_mm_supported` says where it may be used: on the CPU, for the dtypes that a tiny
 probe at import accepted. It is not used on CUDA: float32 ``grouped_mm`` there is reported to fall
 back to a per-group loop that reads ``offs`` on the host (a device sync per call); not yet checked
@@ -193,6 +196,20 @@ def grouped_mm(a: torch.Tensor, b: torch.Tensor, offs: torch.Tensor) -> torch.Te
     # What Function.apply does outside functorch transforms, without binding the arguments to
     # forward's signature through inspect (≈ 25 µs per call): the C++ apply runs forward and setup_context.
     return super(torch.autograd.Function, _GroupedMM).apply(a, b, offs)
+
+
+def sort_by_task(tid: torch.Tensor, num_tasks: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(sorted ids, permutation, group ends [T])`` of flat task ids ``tid [B]``: a stable sort, and each
+    task's cumulative end from ``searchsorted`` (no ``bincount``, no host read)."""
+    sorted_tid, perm = torch.sort(tid, stable=True)
+    tasks = torch.arange(num_tasks, device=tid.device, dtype=tid.dtype)
+    return sorted_tid, perm, torch.searchsorted(sorted_tid, tasks, right=True)
+
+
+def inverse_permutation(perm: torch.Tensor) -> torch.Tensor:
+    """``inverse`` with ``inverse[perm[i]] = i``: indexing sorted rows with it restores the input order."""
+    positions = torch.arange(perm.shape[-1], device=perm.device, dtype=perm.dtype)
+    return torch.empty_like(perm).scatter(-1, perm, positions.expand_as(perm))
 
 
 __all__ = ["grouped_mm", "grouped_mm_supported"]

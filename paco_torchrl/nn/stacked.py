@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from paco_torchrl.nn.compositional import _ELEMENTWISE, CompositionalLinear, CompositionalMLP, _is_batched, compose
-from paco_torchrl.nn.grouped_mm import grouped_mm, grouped_mm_supported
+from paco_torchrl.nn.grouped_mm import grouped_mm, grouped_mm_supported, inverse_permutation, sort_by_task
 from paco_torchrl.nn.task_conditioned import OneHotTaskMLP
 from paco_torchrl.nn.task_weights import TaskWeights
 
@@ -143,8 +143,7 @@ def _compositional_mlp_sorted(
     if rows <= T or torch.compiler.is_compiling() or not grouped_mm_supported(h.device, h.dtype):
         return None
     w = _task_matrices(net, params)
-    sorted_tid, perm = torch.sort(tid, stable=True)
-    offs = torch.searchsorted(sorted_tid, torch.arange(T, device=tid.device, dtype=tid.dtype), right=True)
+    sorted_tid, perm, offs = sort_by_task(tid, T)
     h, last = h[perm], len(net.layers) - 1
     for i, layer in enumerate(net.layers):
         weight, bias = _compose(w, params[f"layers.{i}.weight"], params.get(f"layers.{i}.bias"))
@@ -160,7 +159,5 @@ def _compositional_mlp_sorted(
             h = h + nn.functional.embedding(group, bias[:, :T].reshape(n_sets * T, layer.out_features))
         if i < last:
             h = net.activation(h)
-    positions = torch.arange(rows, device=perm.device, dtype=perm.dtype)
-    inverse = torch.empty_like(perm).scatter(-1, perm, positions)
-    h = h.view(-1, rows, h.shape[-1]).index_select(1, inverse)
+    h = h.view(-1, rows, h.shape[-1]).index_select(1, inverse_permutation(perm))
     return h.reshape(h.shape[0], *x.shape[:-1], h.shape[-1])
